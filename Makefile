@@ -1,0 +1,60 @@
+# The few commands people type. `make demo` and `make test` do all the set-up themselves.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+PYTEST_ARGS ?=
+
+.PHONY: help demo test lint typecheck check-migrations services lock clean
+
+help:
+	@echo "make demo   install, migrate, seed demo logins, run web+worker+beat on 127.0.0.1:8000"
+	@echo "make test   install, start PostgreSQL and Redis if down, lint, check, run every test"
+	@echo "make lint   ruff (lint and format check) and mypy"
+	@echo "make lock   re-resolve requirements/*.in into exact pins"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null \
+	  || { echo "make: Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.base: $(BIN)/python requirements/base.txt
+	$(BIN)/pip install -q -r requirements/base.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.base requirements/dev.txt
+	$(BIN)/pip install -q -r requirements/dev.txt
+	@touch $@
+
+demo: $(VENV)/.base
+	$(BIN)/python scripts/demo
+
+services:
+	scripts/services ensure
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=1 $(BIN)/mypy
+
+check-migrations: $(VENV)/.dev
+	DEBUG=1 $(MANAGE) check
+	DEBUG=1 $(MANAGE) makemigrations --check --dry-run
+
+test: $(VENV)/.dev services lint check-migrations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install -q -r requirements/base.in
+	{ echo "# Exact pins for running DriftControl (Python 3.11). Regenerate with 'make lock'."; \
+	  .lock-venv/bin/pip freeze; } > requirements/base.txt
+	.lock-venv/bin/pip install -q -r requirements/dev.in
+	{ echo "# Exact pins for tests, linters and type checks. Regenerate with 'make lock'."; \
+	  echo "-r base.txt"; .lock-venv/bin/pip freeze | grep -vxFf requirements/base.txt; } \
+	  > requirements/dev.txt
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) var/static

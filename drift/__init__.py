@@ -1,0 +1,1 @@
+"""Drift: clusters, lanes, Git sources, policies, scans and the findings ledger."""

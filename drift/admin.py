@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+
+from drift.models import Cluster, DriftPolicy, Finding, GitSource, Lane, Scan
+from driftcontrol.admin import AuditedAdmin, ReadOnlyAdmin
+
+
+@admin.register(Lane)
+class LaneAdmin(AuditedAdmin):
+    list_display = ["name", "namespaces", "branches"]
+    search_fields = ["name"]
+
+
+class ClusterForm(forms.ModelForm):
+    """Credentials are write-only: the form never renders them; empty keeps what is stored."""
+
+    new_credentials = forms.CharField(
+        label="Kubeconfig",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="Paste a kubeconfig to replace the stored one. Leave empty to keep it. "
+        "Stored encrypted; never shown again.",
+    )
+    clear_credentials = forms.BooleanField(required=False, label="Remove stored credentials")
+    api_server_url = forms.URLField(
+        assume_scheme="https", required=False, max_length=300, label="API server URL"
+    )
+
+    class Meta:
+        model = Cluster
+        fields = ["name", "labels", "lanes", "api_server_url", "context", "enabled"]
+
+    def save(self, commit: bool = True) -> Any:
+        cluster = super().save(commit=False)
+        if self.cleaned_data.get("clear_credentials"):
+            cluster.set_credentials("")
+        elif self.cleaned_data.get("new_credentials"):
+            cluster.set_credentials(self.cleaned_data["new_credentials"])
+        if commit:
+            cluster.save()
+            self.save_m2m()
+        return cluster
+
+
+@admin.register(Cluster)
+class ClusterAdmin(AuditedAdmin):
+    form = ClusterForm
+    list_display = [
+        "name",
+        "api_server_url",
+        "server_version",
+        "last_contact_at",
+        "enabled",
+        "has_credentials",
+    ]
+    list_filter = ["enabled", "lanes"]
+    search_fields = ["name", "api_server_url"]
+    readonly_fields = ["server_version", "last_contact_at", "last_error"]
+
+    @admin.display(boolean=True, description="credentials")
+    def has_credentials(self, cluster: Cluster) -> bool:
+        return cluster.has_credentials
+
+
+@admin.register(GitSource)
+class GitSourceAdmin(AuditedAdmin):
+    list_display = ["name", "url", "ref", "path", "last_revision", "last_fetched_at"]
+    search_fields = ["name", "url"]
+    readonly_fields = ["last_revision", "last_fetched_at", "last_error"]
+
+
+@admin.register(DriftPolicy)
+class DriftPolicyAdmin(AuditedAdmin):
+    list_display = [
+        "name",
+        "source",
+        "mode",
+        "strategy",
+        "auto_remediate_up_to",
+        "interval_seconds",
+        "enabled",
+    ]
+    list_filter = ["mode", "strategy", "enabled"]
+    search_fields = ["name"]
+
+
+@admin.register(Scan)
+class ScanAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "policy",
+        "cluster",
+        "status",
+        "trigger",
+        "created_at",
+        "partial",
+        "findings_open",
+    ]
+    list_filter = ["status", "trigger", "partial"]
+    list_select_related = ["policy", "cluster"]
+
+
+@admin.register(Finding)
+class FindingAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "cluster",
+        "kind",
+        "namespace",
+        "name",
+        "type",
+        "severity",
+        "status",
+        "last_seen",
+    ]
+    list_filter = ["status", "severity", "type", "cluster"]
+    search_fields = ["name", "namespace", "kind"]
+    list_select_related = ["cluster"]

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class DriftConfig(AppConfig):
+    """Clusters, lanes, Git sources, drift policies, scans and findings."""
+
+    name = "drift"
+    verbose_name = "Drift detection"

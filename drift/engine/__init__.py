@@ -1,0 +1,1 @@
+"""The drift engine: pure Python, no Django. Manifests, normalization, diff, rules."""

@@ -1,0 +1,30 @@
+from drift.models.choices import (
+    FindingStatus,
+    FindingType,
+    PolicyMode,
+    RemediationStrategy,
+    ScanStatus,
+    ScanTrigger,
+    Severity,
+)
+from drift.models.clusters import Cluster, Lane
+from drift.models.findings import Finding
+from drift.models.policies import DriftPolicy
+from drift.models.scans import Scan
+from drift.models.sources import GitSource
+
+__all__ = [
+    "Cluster",
+    "DriftPolicy",
+    "Finding",
+    "FindingStatus",
+    "FindingType",
+    "GitSource",
+    "Lane",
+    "PolicyMode",
+    "RemediationStrategy",
+    "Scan",
+    "ScanStatus",
+    "ScanTrigger",
+    "Severity",
+]

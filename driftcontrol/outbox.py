@@ -1,0 +1,29 @@
+"""The event outbox: `publish` records an event in the caller's transaction.
+
+Delivery (webhooks, notifications) reads pending rows later, so a rolled-back change
+publishes nothing and a down broker loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+from driftcontrol.models import OutboxEvent
+
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+
+def publish(event_type: str, payload: dict[str, Any]) -> OutboxEvent:
+    """Write ``event_type`` (dotted, e.g. "finding.opened") with a JSON payload."""
+    if not _EVENT_TYPE.match(event_type):
+        raise ValueError(
+            f"event type {event_type!r} must be dotted lowercase words, e.g. 'finding.opened'"
+        )
+    body = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
+    with transaction.atomic():
+        return OutboxEvent.objects.create(event_type=event_type, payload=body)

@@ -1,0 +1,233 @@
+"""DriftControl settings, driven by environment variables.
+
+The defaults give the embedded mode (one machine, SQLite, a broker kept in files under
+``var/``); production sets DATABASE_URL and CELERY_BROKER_URL. The README lists every
+variable; ``driftcontrol.env.KNOWN`` holds the same list at run time.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from driftcontrol import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(
+    env.string(
+        "DRIFTCONTROL_VAR_DIR",
+        str(BASE_DIR / "var"),
+        "where the embedded database, broker and results live",
+    )
+)
+
+DEBUG = env.boolean("DEBUG", False, "development mode: dev keys allowed, tracebacks shown")
+
+# A fresh random key per process would log everyone out on every restart and break
+# signed values between web and worker, so the dev fallback is fixed, and refused in
+# production.
+SECRET_KEY = env.required(
+    "SECRET_KEY",
+    "signs sessions and tokens",
+    when=DEBUG,
+    reason="production (DEBUG off) needs a long random SECRET_KEY; "
+    f"for example: {secrets.token_urlsafe(48)}",
+    fallback=lambda: "dev-only-insecure-secret-key-do-not-use-in-production-0123456789",
+)
+
+# The dev key is public (it is in this file); DEBUG is the only place it is accepted.
+_DEV_FIELD_KEY = "ZHJpZnRjb250cm9sLWRldi1vbmx5LWZpZWxkLWtleSE="
+FIELD_ENCRYPTION_KEYS = env.fernet_keys(
+    "FIELD_ENCRYPTION_KEYS",
+    [_DEV_FIELD_KEY] if DEBUG else None,
+    "Fernet keys for cluster credentials; first encrypts, all decrypt",
+)
+
+ALLOWED_HOSTS = env.string_list(
+    "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"], "host names this server answers to"
+)
+CSRF_TRUSTED_ORIGINS = env.string_list(
+    "CSRF_TRUSTED_ORIGINS", [], "origins allowed to POST, e.g. https://drift.example.com"
+)
+BASE_URL = env.string(
+    "DRIFTCONTROL_BASE_URL",
+    "http://127.0.0.1:8000",
+    "public URL of the UI, used in links sent out (webhooks, reports)",
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "django_htmx",
+    "driftcontrol",
+    "drift",
+    "remediation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "driftcontrol.middleware.DomainErrorMiddleware",
+]
+
+ROOT_URLCONF = "driftcontrol.urls"
+WSGI_APPLICATION = "driftcontrol.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "driftcontrol.context_processors.roles",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------
+
+DATABASES = {
+    "default": env.database(
+        "DATABASE_URL",
+        f"sqlite:///{VAR_DIR / 'driftcontrol.sqlite3'}",
+        "postgres://USER:PASSWORD@HOST:5432/NAME; SQLite under var/ when unset",
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share the file: WAL lets readers work while one writes, and
+    # IMMEDIATE transactions take the write lock up front instead of failing mid-way
+    # with "database is locked" when two writers meet.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.integer(
+        "DATABASE_CONN_MAX_AGE", 60, "seconds a PostgreSQL connection is reused", minimum=0
+    )
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication ---------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+SECURE_COOKIES = env.boolean(
+    "SECURE_COOKIES", False, "send session and CSRF cookies over HTTPS only"
+)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+if env.boolean("BEHIND_TLS_PROXY", False, "trust X-Forwarded-Proto from a TLS proxy"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Time, language, static files -------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.string("TIME_ZONE", "UTC", "time zone for display and schedules")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+_static_manifest = env.boolean(
+    "STATIC_MANIFEST", not DEBUG, "serve hashed static names (needs collectstatic)"
+)
+# Without collected, hashed files (development, tests) serve straight from static/.
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = not _static_manifest
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if _static_manifest
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Celery -----------------------------------------------------------------------------
+
+CELERY_BROKER_URL = env.broker_url(
+    "CELERY_BROKER_URL",
+    "filesystem://",
+    "redis://HOST:6379/0; an embedded broker kept in files under var/ when unset",
+)
+_embedded_broker = CELERY_BROKER_URL.startswith("filesystem")
+if _embedded_broker:
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+        "control_folder": str(_broker_dir / "control"),
+    }
+    # Web writes messages and workers read them: the folders must exist for both.
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+CELERY_RESULT_BACKEND = env.string(
+    "CELERY_RESULT_BACKEND",
+    f"file://{VAR_DIR / 'results'}" if _embedded_broker else CELERY_BROKER_URL,
+    "where task results are kept; defaults to the broker (or var/results)",
+)
+if CELERY_RESULT_BACKEND.startswith("file://"):
+    Path(CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = ("driftcontrol.celery.route_task",)
+CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# A worker takes one task at a time: scans and remediations are long, and a prefetched
+# task would sit behind them while another worker idles.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Tasks that opt into acks_late (everything that changes a cluster) are redelivered when
+# their worker dies; their services are written to be safe to run twice.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Beat copies these into the database scheduler at start; policies add their own rows.
+CELERY_BEAT_SCHEDULE = {
+    "worker-heartbeat": {"task": "system.heartbeat", "schedule": 30.0},
+}
+
+# --- Logging ----------------------------------------------------------------------------
+
+LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"), "log verbosity")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from driftcontrol import views
+
+admin.site.site_header = "DriftControl administration"
+admin.site.site_title = "DriftControl admin"
+
+urlpatterns = [
+    path("", views.system_status, name="home"),
+    path("system/", views.system_status, name="system-status"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]
+
+handler403 = "driftcontrol.views.forbidden"
+handler404 = "driftcontrol.views.not_found"
+handler500 = "driftcontrol.views.server_error"

@@ -1,0 +1,1 @@
+"""Remediation: requests, approvals, strategies (sync, rollback, alert) and execution."""

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from drift.models import Cluster, DriftPolicy, Finding, RemediationStrategy, Severity
+
+# An approval that nobody gives within a day is stale: the cluster and Git have moved on.
+DEFAULT_EXPIRY = timedelta(hours=24)
+
+
+def default_expiry() -> object:
+    return timezone.now() + DEFAULT_EXPIRY
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for approval"
+    APPROVED = "approved", "Approved, waiting to run"
+    EXECUTING = "executing", "Executing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STATUSES = (
+    RequestStatus.SUCCEEDED,
+    RequestStatus.FAILED,
+    RequestStatus.ROLLED_BACK,
+    RequestStatus.REJECTED,
+    RequestStatus.EXPIRED,
+    RequestStatus.CANCELLED,
+)
+
+
+class RemediationRequest(models.Model):
+    """A proposed correction of open findings on one cluster, with its plan and decisions."""
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="remediations")
+    policy = models.ForeignKey(
+        DriftPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="remediations"
+    )
+    findings = models.ManyToManyField(Finding, related_name="remediations")
+    strategy = models.CharField(max_length=16, choices=RemediationStrategy)
+    status = models.CharField(max_length=16, choices=RequestStatus, default=RequestStatus.PENDING)
+    severity = models.CharField(
+        max_length=16, choices=Severity, help_text="highest severity among its findings"
+    )
+    # None: the system asked (auto-remediation).
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    approvals_required = models.PositiveSmallIntegerField(default=1)
+    plan = models.JSONField(
+        default=dict, blank=True, help_text="the dry-run result: objects, fields taken over, diff"
+    )
+    result = models.JSONField(
+        default=dict, blank=True, help_text="per-object outcome and verification"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField(default=default_expiry)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "expires_at"]),
+            models.Index(fields=["cluster", "status", "-created_at"]),
+            models.Index(fields=["-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.strategy} request #{self.pk} on {self.cluster_id} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+
+
+class Approval(models.Model):
+    """One approver's decision on one request; the database allows one per approver."""
+
+    request = models.ForeignKey(
+        RemediationRequest, on_delete=models.CASCADE, related_name="approvals"
+    )
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.CharField(max_length=8, choices=Decision)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request", "approver"], name="approval_one_decision_per_approver"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} of request #{self.request_id} by {self.approver_id}"

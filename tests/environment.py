@@ -1,0 +1,17 @@
+"""Loaded by pytest before Django (see addopts): the suite runs on PostgreSQL and Redis.
+
+Set DATABASE_URL or CELERY_BROKER_URL to point it elsewhere. Each pytest-xdist worker gets
+its own Redis database, so their Celery workers never take each other's tasks.
+"""
+
+import os
+
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_redis_db = 1 + int(_worker.removeprefix("gw") or 0) % 15
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/driftcontrol")
+os.environ.setdefault("CELERY_BROKER_URL", f"redis://127.0.0.1:6379/{_redis_db}")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdC1rZXktb25lLWZvci10aGUtdGVzdC1zdWl0ZSE=")
+os.environ.setdefault("STATIC_MANIFEST", "0")
+os.environ.setdefault("DEBUG", "0")

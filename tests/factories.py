@@ -1,0 +1,77 @@
+"""factory_boy factories for the domain; users are made with a role (see `user_with_role`)."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+
+from drift.models import Cluster, DriftPolicy, Finding, GitSource, Lane, Scan
+from driftcontrol.permissions import Role, set_role
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("correct horse battery staple")
+
+    @factory.post_generation
+    def role(self, create: bool, extracted: str | None, **kwargs: object) -> None:
+        if create and extracted:
+            set_role(self, Role(extracted))
+
+
+class LaneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lane
+
+    name = factory.Sequence(lambda n: f"lane-{n}")
+
+
+class ClusterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Cluster
+
+    name = factory.Sequence(lambda n: f"cluster-{n}")
+    api_server_url = "https://127.0.0.1:6443"
+
+
+class GitSourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GitSource
+
+    name = factory.Sequence(lambda n: f"source-{n}")
+    url = "/srv/git/deploy.git"
+
+
+class DriftPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DriftPolicy
+
+    name = factory.Sequence(lambda n: f"policy-{n}")
+    source = factory.SubFactory(GitSourceFactory)
+
+
+class ScanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Scan
+
+    policy = factory.SubFactory(DriftPolicyFactory)
+    cluster = factory.SubFactory(ClusterFactory)
+
+
+class FindingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Finding
+
+    cluster = factory.SubFactory(ClusterFactory)
+    api_group = "apps"
+    api_version = "v1"
+    kind = "Deployment"
+    namespace = "shop"
+    name = factory.Sequence(lambda n: f"web-{n}")
+    type = "modified"
+    severity = "high"
