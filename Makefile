@@ -5,12 +5,15 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 PYTEST_ARGS ?=
 
-.PHONY: help demo test lint typecheck check-migrations services lock clean
+.PHONY: help demo test lint check-migrations services devcluster devcluster-stop \
+	devcluster-status lock clean
 
 help:
 	@echo "make demo   install, migrate, seed demo logins, run web+worker+beat on 127.0.0.1:8000"
 	@echo "make test   install, start PostgreSQL and Redis if down, lint, check, run every test"
 	@echo "make lint   ruff (lint and format check) and mypy"
+	@echo "make devcluster        build (once, cached) and start the local API servers test-a, test-b"
+	@echo "make devcluster-stop   stop every local API server"
 	@echo "make lock   re-resolve requirements/*.in into exact pins"
 
 $(BIN)/python:
@@ -33,6 +36,20 @@ demo: $(VENV)/.base
 services:
 	scripts/services ensure
 
+# The local Kubernetes API servers the integration tests use. The build is cached in
+# ~/.cache/driftcontrol (about 5 minutes the first time), so it runs here, with its
+# progress visible, rather than silently inside the test session.
+devcluster:
+	scripts/devcluster build
+	scripts/devcluster start --name test-a
+	scripts/devcluster start --name test-b
+
+devcluster-stop:
+	scripts/devcluster stop --all
+
+devcluster-status:
+	scripts/devcluster status
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,7 +59,7 @@ check-migrations: $(VENV)/.dev
 	DEBUG=1 $(MANAGE) check
 	DEBUG=1 $(MANAGE) makemigrations --check --dry-run
 
-test: $(VENV)/.dev services lint check-migrations
+test: $(VENV)/.dev services lint check-migrations devcluster
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lock:

@@ -5,7 +5,7 @@ from django.db import connection
 
 from tests.factories import UserFactory
 
-pytest_plugins = ["tests.celery_worker"]
+pytest_plugins = ["tests.celery_worker", "tests.plugins.devcluster"]
 
 
 @pytest.fixture(scope="session", autouse=True)
