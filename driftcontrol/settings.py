@@ -218,7 +218,28 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Beat copies these into the database scheduler at start; policies add their own rows.
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "system.heartbeat", "schedule": 30.0},
+    # Policies have their own intervals; this tick queues whichever pairs are due.
+    "scans-dispatch-due": {"task": "scans.dispatch_due", "schedule": 10.0},
+    "scans-reap": {"task": "scans.reap", "schedule": 60.0},
 }
+
+# --- Drift detection --------------------------------------------------------------------
+
+GIT_TIMEOUT_SECONDS = env.integer(
+    "GIT_TIMEOUT_SECONDS", 120, "longest a git fetch or kustomize build may take", minimum=5
+)
+DRIFTCONTROL_KUSTOMIZE = env.string(
+    "DRIFTCONTROL_KUSTOMIZE", "", "path to kustomize (or kubectl) for kustomizations"
+)
+DRIFTCONTROL_CACHE = Path(
+    env.string(
+        "DRIFTCONTROL_CACHE",
+        str(Path.home() / ".cache" / "driftcontrol"),
+        "where slow builds are cached (the local API server)",
+    )
+)
+# The local API server's build brings a kubectl with `kubectl kustomize`.
+KUSTOMIZE_CANDIDATES = [DRIFTCONTROL_CACHE / "kubernetes-1.20.2" / "bin" / "kubectl"]
 
 # --- Logging ----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from drift.models.choices import (
     ScanStatus,
     ScanTrigger,
     Severity,
+    UndeclaredFields,
 )
 from drift.models.clusters import Cluster, Lane
 from drift.models.findings import Finding
@@ -27,4 +28,5 @@ __all__ = [
     "ScanStatus",
     "ScanTrigger",
     "Severity",
+    "UndeclaredFields",
 ]

@@ -58,3 +58,8 @@ class AutoRemediation(models.TextChoices):
     MEDIUM = "medium", "Up to medium"
     HIGH = "high", "Up to high"
     CRITICAL = "critical", "Up to critical"
+
+
+class UndeclaredFields(models.TextChoices):
+    IGNORE = "ignore", "Ignore"
+    REPORT = "report", "Report"

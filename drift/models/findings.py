@@ -43,6 +43,7 @@ class Finding(models.Model):
     kind = models.CharField(max_length=100)
     namespace = models.CharField(max_length=63, blank=True)
     name = models.CharField(max_length=253)
+    source = models.CharField(max_length=500, blank=True, help_text="manifest file and line in Git")
     type = models.CharField(max_length=16, choices=FindingType)
     severity = models.CharField(max_length=16, choices=Severity)
     status = models.CharField(max_length=16, choices=FindingStatus, default=FindingStatus.OPEN)

@@ -4,7 +4,12 @@ from django.core.validators import MinValueValidator
 from django.db import models
 
 from drift.engine import rules
-from drift.models.choices import AutoRemediation, PolicyMode, RemediationStrategy
+from drift.models.choices import (
+    AutoRemediation,
+    PolicyMode,
+    RemediationStrategy,
+    UndeclaredFields,
+)
 from drift.models.clusters import dns_label
 from drift.models.sources import GitSource
 from drift.models.validation import raise_problems
@@ -39,9 +44,29 @@ class DriftPolicy(models.Model):
     )
     namespaces = models.JSONField(default=default_scope, blank=True)
     kinds = models.JSONField(default=default_scope, blank=True)
+    object_selector = models.JSONField(
+        default=dict, blank=True, help_text="label selector for objects in scope"
+    )
     interval_seconds = models.PositiveIntegerField(default=120, validators=[MinValueValidator(10)])
     mode = models.CharField(max_length=16, choices=PolicyMode, default=PolicyMode.DETECT_ONLY)
     detect_unmanaged = models.BooleanField(default=False)
+    undeclared_fields = models.CharField(
+        max_length=8,
+        choices=UndeclaredFields,
+        default=UndeclaredFields.IGNORE,
+        help_text="report fields that untrusted managers added live",
+    )
+    trusted_managers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="field managers whose additions are expected (added to the built-in controllers)",
+    )
+    gitops_managers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="field managers that apply Git (added to the built-in appliers)",
+    )
+    prune = models.BooleanField(default=False, help_text="a sync may delete unmanaged objects")
     ignore_rules = models.JSONField(default=list, blank=True)
     severity_rules = models.JSONField(default=list, blank=True)
     strategy = models.CharField(

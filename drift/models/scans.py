@@ -25,6 +25,9 @@ class Scan(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="last sign of life of the worker running it"
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     revision = models.CharField(max_length=64, blank=True, help_text="Git commit scanned")
     progress_done = models.PositiveIntegerField(default=0)
@@ -38,12 +41,23 @@ class Scan(models.Model):
         default=False, help_text="some evidence could not be read; see the reason"
     )
     partial_reason = models.TextField(blank=True)
+    problems = models.JSONField(
+        default=list, blank=True, help_text="files that did not parse, kinds that could not be read"
+    )
     error = models.TextField(blank=True)
 
     objects = ScanQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # Never two scans of the same policy on the same cluster at once.
+            models.UniqueConstraint(
+                fields=["policy", "cluster"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="scan_one_active_per_pair",
+            ),
+        ]
         indexes = [
             models.Index(fields=["policy", "cluster", "-created_at"]),
             models.Index(fields=["cluster", "-created_at"]),

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import models
 
 from drift.models.clusters import dns_label
+from driftcontrol.crypto import SealedTextField
 
 
 class GitSource(models.Model):
@@ -17,6 +18,10 @@ class GitSource(models.Model):
     last_revision = models.CharField(max_length=64, blank=True)
     last_fetched_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    hook_secret = SealedTextField(help_text="shared secret of the push hook, encrypted")
+    refresh_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="a push hook asked watchers to re-read the source"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,6 +11,7 @@ CHECKS = {
     "database": system_status.database,
     "broker": system_status.broker,
     "workers": system_status.workers,
+    "watcher": system_status.watcher,
 }
 
 
@@ -24,7 +25,7 @@ def _arguments(parser: ArgumentParser) -> None:
 
 
 def health(options: Namespace, console: Console) -> int:
-    names = options.components or list(CHECKS)
+    names = options.components or ["database", "broker", "workers"]
     unknown = sorted(set(names) - set(CHECKS))
     if unknown:
         raise CommandError(

@@ -58,9 +58,16 @@ def broker() -> Component:
     return Component("Broker", True, f"{_redacted(url)}: reachable")
 
 
+WATCHER_PREFIX = "watcher@"
+
+
 def workers() -> Component:
     now = timezone.now()
-    beats = list(WorkerHeartbeat.objects.order_by("-last_seen")[:20])
+    beats = list(
+        WorkerHeartbeat.objects.exclude(hostname__startswith=WATCHER_PREFIX).order_by("-last_seen")[
+            :20
+        ]
+    )
     alive = [b for b in beats if now - b.last_seen <= WORKER_STALE_AFTER]
     items = [
         f"{b.hostname}: last seen {int((now - b.last_seen).total_seconds())} s ago" for b in beats
@@ -74,6 +81,30 @@ def workers() -> Component:
             items,
         )
     return Component("Workers", True, f"{len(alive)} worker(s) consuming tasks", items)
+
+
+def watcher() -> Component:
+    now = timezone.now()
+    beats = list(
+        WorkerHeartbeat.objects.filter(hostname__startswith=WATCHER_PREFIX).order_by("-last_seen")[
+            :5
+        ]
+    )
+    alive = [b for b in beats if now - b.last_seen <= WORKER_STALE_AFTER]
+    items = [
+        f"{b.hostname}: {', '.join(b.queues) or 'no pairs'}; last seen "
+        f"{int((now - b.last_seen).total_seconds())} s ago"
+        for b in beats
+    ]
+    if not alive:
+        return Component(
+            "Watcher",
+            False,
+            "no watcher is running: live changes are seen only "
+            "by scheduled scans (start `manage.py drift watch`)",
+            items,
+        )
+    return Component("Watcher", True, f"{len(alive)} watcher(s) following live changes", items)
 
 
 def audit_log() -> Component:
@@ -97,4 +128,4 @@ def collect() -> list[Component]:
     db = database()
     if not db.ok:
         return [db, broker()]
-    return [db, broker(), workers(), audit_log(), outbox()]
+    return [db, broker(), workers(), watcher(), audit_log(), outbox()]

@@ -57,7 +57,7 @@ def assert_runs(argv):
 
 
 def test_it_has_the_services_of_the_design():
-    assert set(SERVICES) >= {"postgres", "redis", "migrate", "web", "worker", "beat"}
+    assert set(SERVICES) >= {"postgres", "redis", "migrate", "web", "worker", "beat", "watcher"}
 
 
 @pytest.mark.parametrize("name", sorted(set(SERVICES) - {"migrate"}))

@@ -102,15 +102,22 @@ class DevCluster:
         return DynamicClient(self.client(user))
 
     def kubectl(
-        self, *args: str, user: str = "admin", check: bool = True, timeout: float = 300
+        self,
+        *args: str,
+        user: str = "admin",
+        check: bool = True,
+        timeout: float = 300,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run the kubectl built with the cluster (same 1.20 version) as ``user``."""
+        """Run the kubectl built with the cluster (same 1.20 version) as ``user``;
+        ``env`` adds variables (KUBE_EDITOR for a scripted `kubectl edit`)."""
         proc = subprocess.run(
             [str(SCRIPT), "kubectl", "--name", self.name, "--user", user, "--", *args],
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
             timeout=timeout,
+            env={**os.environ, **env} if env else None,
         )
         if check and proc.returncode != 0:
             raise AssertionError(

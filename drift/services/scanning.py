@@ -1,0 +1,489 @@
+"""Scans: compare one policy's desired state with one cluster, and record what drifted.
+
+A scan is a row first (queued), claimed by exactly one worker (a conditional UPDATE), run
+with progress written as it goes, and finished as succeeded (possibly partial) or failed.
+Evidence that could not be read (a manifest that does not parse, a kind the identity may
+not list) makes the scan partial and is never taken as an absence.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from drift import git, kube
+from drift.engine import normalize
+from drift.engine.compare import compare
+from drift.engine.normalize import ObjectKey, key_of, split_api_version
+from drift.engine.policy import EnginePolicy
+from drift.models import (
+    DriftPolicy,
+    FindingType,
+    GitSource,
+    Scan,
+    ScanStatus,
+    ScanTrigger,
+    UndeclaredFields,
+)
+from drift.services import clusters, desired, ledger
+from driftcontrol import audit
+from driftcontrol.outbox import publish
+
+log = logging.getLogger(__name__)
+
+# A running scan writes a heartbeat with its progress; one silent this long lost its worker.
+SCAN_STALE_AFTER = timedelta(minutes=10)
+# A queued scan whose message was lost (broker restarted) is sent again after this.
+QUEUED_RESEND_AFTER = timedelta(minutes=5)
+
+# Kinds that churn by design or belong to the control plane: never "unmanaged" unless a
+# policy names them in kinds.include.
+NOISY_KINDS = frozenset(
+    {
+        "Event",
+        "Endpoints",
+        "EndpointSlice",
+        "Lease",
+        "ControllerRevision",
+        "Pod",
+        "ReplicaSet",
+        "Job",
+        "ComponentStatus",
+        "Node",
+        "CSINode",
+        "CertificateSigningRequest",
+        "APIService",
+        "TokenReview",
+        "SubjectAccessReview",
+        "SelfSubjectAccessReview",
+        "Binding",
+    }
+)
+SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"})
+
+
+def request(
+    policy: DriftPolicy,
+    cluster: Any,
+    trigger: str = ScanTrigger.MANUAL,
+    user: Any = None,
+    actor: str | None = None,
+    enqueue: bool = True,
+) -> tuple[Scan, bool]:
+    """Queue a scan of the pair unless one is already queued or running (returned instead).
+
+    ``enqueue=False`` leaves running it to the caller (the CLI runs scans in-process).
+    """
+    from drift import tasks  # tasks import services; the other way round only at call time
+
+    with transaction.atomic():
+        active = Scan.objects.running().filter(policy=policy, cluster=cluster).first()
+        if active is not None:
+            return active, False
+        try:
+            with transaction.atomic():
+                scan = Scan.objects.create(
+                    policy=policy,
+                    cluster=cluster,
+                    trigger=trigger,
+                    requested_by=user if user and user.pk else None,
+                )
+        except IntegrityError:  # another request won the race between the check and here
+            return Scan.objects.running().get(policy=policy, cluster=cluster), False
+        if user is not None or actor is not None:
+            audit.record(
+                user if user is not None else actor,
+                "scan.requested",
+                scan,
+                {"policy": policy.name, "cluster": cluster.name, "trigger": trigger},
+            )
+        if enqueue:
+            transaction.on_commit(lambda: tasks.run_scan.delay(scan.pk))
+    return scan, True
+
+
+def run(scan_id: int) -> Scan | None:
+    """Claim and run a queued scan; None when another worker has it or it is gone."""
+    now = timezone.now()
+    claimed = Scan.objects.filter(pk=scan_id, status=ScanStatus.QUEUED).update(
+        status=ScanStatus.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if not claimed:
+        return None
+    scan = Scan.objects.select_related("policy__source", "cluster").get(pk=scan_id)
+    try:
+        _Scanner(scan).run()
+    except (kube.KubeError, git.GitError) as error:
+        _fail(scan, str(error))
+    except Exception as error:
+        log.exception("scan %s failed", scan.pk)
+        _fail(scan, f"internal error: {type(error).__name__}: {error}")
+    return scan
+
+
+def _fail(scan: Scan, reason: str) -> None:
+    with transaction.atomic():
+        scan.status, scan.error, scan.finished_at = ScanStatus.FAILED, reason[:4000], timezone.now()
+        scan.save(update_fields=["status", "error", "finished_at"])
+        publish(
+            "scan.failed",
+            {
+                "scan": scan.pk,
+                "policy": scan.policy.name,
+                "cluster": scan.cluster.name,
+                "error": scan.error,
+            },
+        )
+
+
+def engine_policy(policy: DriftPolicy) -> EnginePolicy:
+    return EnginePolicy.from_documents(
+        ignore=policy.ignore_rules,
+        severity=policy.severity_rules,
+        gitops_managers=policy.gitops_managers,
+        trusted_managers=policy.trusted_managers,
+        report_undeclared=policy.undeclared_fields == UndeclaredFields.REPORT,
+    )
+
+
+@dataclass
+class LiveState:
+    """What was read from the cluster, and which kinds were read completely."""
+
+    objects: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)
+    read: set[tuple[str, str]] = field(default_factory=set)  # (group, kind)
+    failures: list[str] = field(default_factory=list)
+    # Autoscalers own replicas wherever they are, in the policy's scope or not.
+    autoscalers: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Scanner:
+    def __init__(self, scan: Scan) -> None:
+        self.scan, self.policy, self.cluster = scan, scan.policy, scan.cluster
+        self._last_progress = 0.0
+
+    def progress(self, done: int, total: int, force: bool = False) -> None:
+        """Write progress (and the heartbeat) at most twice a second."""
+        now = time.monotonic()
+        if force or now - self._last_progress > 0.5:
+            self._last_progress = now
+            Scan.objects.filter(pk=self.scan.pk).update(
+                progress_done=done, progress_total=total, heartbeat_at=timezone.now()
+            )
+
+    def run(self) -> None:
+        policy, cluster = self.policy, self.cluster
+        hasher = desired.secret_hasher()
+        try:
+            connection = clusters.connect(cluster)
+            clusters.record_contact(cluster, connection.version())
+            discovery = connection.discover()
+        except kube.KubeError as error:
+            clusters.record_contact(cluster, error=str(error))
+            raise
+        revision = _read_source(policy.source)
+        state = desired.for_cluster(revision, policy, discovery, hasher)
+        scope = desired.Scope.of(policy)
+        resources = resources_to_read(policy, state, discovery, scope)
+        total = len(resources) + len(state.objects)
+        self.progress(0, total, force=True)
+        live = self.read_live(connection, resources, scope, total)
+        versions = {(r.group, r.kind): r.api_version for r in resources}
+        targets = hpa_targets(state, live)
+        rules = engine_policy(policy)
+        observations: list[ledger.Observation] = []
+        for done, (key, obj) in enumerate(state.objects.items(), start=len(resources) + 1):
+            self.progress(done, total)
+            if (key.group, key.kind) not in live.read:
+                continue
+            found = live.objects.get(key)
+            if obj.api_version != versions[key.group, key.kind]:
+                # Git declares this object in another version than the one listed: read it
+                # in its own, or the comparison would mix two schemas.
+                resource = discovery.find(obj.api_version, key.kind)
+                found = (
+                    connection.get(resource, key.namespace or None, key.name)
+                    if resource is not None
+                    else None
+                )
+            if found is None:
+                observations.append(missing(key, obj, rules, hasher))
+                continue
+            extra = ("/spec/replicas",) if key in targets else ()
+            drift = compare(obj, found, rules, hasher, extra)
+            if drift is not None:
+                observations.append(
+                    ledger.Observation(
+                        key,
+                        obj.api_version,
+                        FindingType.MODIFIED,
+                        drift.severity,
+                        drift.as_dict(),
+                        drift.attribution,
+                        drift.drift_started_at,
+                        obj.source,
+                    )
+                )
+        if policy.detect_unmanaged and state.complete:
+            observations += unmanaged(state, live, scope, rules, hasher)
+
+        def known(key: ObjectKey) -> bool:
+            return (key.group, key.kind) in live.read and (state.complete or key in state.objects)
+
+        outcome = ledger.record(policy, cluster, observations, known, self.scan)
+        self.finish(state, live, outcome, total)
+
+    def read_live(
+        self,
+        connection: kube.Kube,
+        resources: list[kube.Resource],
+        scope: desired.Scope,
+        total: int,
+    ) -> LiveState:
+        live = LiveState()
+        namespaces = scope.listed_namespaces()
+        for done, resource in enumerate(resources, start=1):
+            self.progress(done, total)
+            try:
+                listed: list[str | None] = [None]
+                if resource.namespaced and namespaces:
+                    listed = list(namespaces)
+                for namespace in listed:
+                    for page in connection.pages(resource, namespace):
+                        for item in page.items:
+                            key = key_of(item)
+                            if key.kind == "HorizontalPodAutoscaler":
+                                live.autoscalers.append(item)
+                            if scope.covers(key, (item.get("metadata") or {}).get("labels")):
+                                live.objects[key] = item
+                        self.progress(done, total)
+            except kube.KubeError as error:
+                live.failures.append(
+                    f"{resource.kind} ({resource.api_version}) could not be read: {error}"
+                )
+                continue
+            live.read.add((resource.group, resource.kind))
+        return live
+
+    def finish(
+        self, state: desired.DesiredState, live: LiveState, outcome: ledger.Outcome, total: int
+    ) -> None:
+        scan = self.scan
+        problems = [str(error) for error in state.errors] + live.failures
+        reasons = []
+        if state.errors:
+            reasons.append(
+                f"{len(state.errors)} manifest problem(s): objects in those files are unknown"
+            )
+        if live.failures:
+            reasons.append(f"{len(live.failures)} kind(s) could not be read")
+        scan.status, scan.finished_at = ScanStatus.SUCCEEDED, timezone.now()
+        scan.revision = state.revision
+        scan.partial, scan.partial_reason, scan.problems = (
+            bool(problems),
+            "; ".join(reasons),
+            problems[:200],
+        )
+        scan.progress_done = scan.progress_total = total
+        scan.objects_desired = len(state.objects)
+        scan.objects_live = len(live.objects)
+        scan.findings_opened, scan.findings_resolved = len(outcome.opened), len(outcome.resolved)
+        scan.findings_open = self.policy.findings.open().filter(cluster=self.cluster).count()
+        scan.heartbeat_at = scan.finished_at
+        scan.save()
+
+
+def resources_to_read(
+    policy: DriftPolicy,
+    state: desired.DesiredState,
+    discovery: kube.Discovery,
+    scope: desired.Scope,
+) -> list[kube.Resource]:
+    """One resource per (group, kind): in the version Git declares it (the first one, if Git
+    uses several; those declared in another version are read one by one)."""
+    chosen: dict[tuple[str, str], kube.Resource] = {}
+    for api_version, kind in sorted(state.kinds()):
+        resource = discovery.find(api_version, kind)
+        if resource is not None:
+            chosen.setdefault((resource.group, kind), resource)
+    if policy.detect_unmanaged:
+        for resource in discovery.listable():
+            explicitly = resource.kind in scope.kinds_include
+            if not scope.kind_in_scope(resource.kind) or (
+                resource.kind in NOISY_KINDS and not explicitly
+            ):
+                continue
+            chosen.setdefault((resource.group, resource.kind), resource)
+    if any(kind in SCALABLE_KINDS for _, kind in chosen):
+        hpa = discovery.preferred.get(("autoscaling", "HorizontalPodAutoscaler"))
+        if hpa is not None:
+            chosen.setdefault((hpa.group, hpa.kind), hpa)
+    return list(chosen.values())
+
+
+def _read_source(source: GitSource) -> desired.Revision:
+    try:
+        revision = desired.read_revision(source)
+    except git.GitError as error:
+        GitSource.objects.filter(pk=source.pk).update(last_error=str(error)[:2000])
+        raise
+    GitSource.objects.filter(pk=source.pk).update(
+        last_revision=revision.sha, last_fetched_at=timezone.now(), last_error=""
+    )
+    return revision
+
+
+def hpa_targets(state: desired.DesiredState, live: LiveState) -> set[ObjectKey]:
+    """Objects whose replicas an autoscaler owns, from declared and live autoscalers."""
+    autoscalers: list[dict[str, Any]] = [
+        o.manifest for o in state.objects.values() if o.key.kind == "HorizontalPodAutoscaler"
+    ]
+    autoscalers += live.autoscalers
+    targets = set()
+    for autoscaler in autoscalers:
+        ref = (autoscaler.get("spec") or {}).get("scaleTargetRef") or {}
+        if ref.get("kind") and ref.get("name"):
+            group, _ = split_api_version(str(ref.get("apiVersion", "")))
+            namespace = (autoscaler.get("metadata") or {}).get("namespace", "")
+            targets.add(ObjectKey(group, ref["kind"], namespace, ref["name"]))
+    return targets
+
+
+def missing(
+    key: ObjectKey,
+    obj: normalize.DesiredObject,
+    rules: EnginePolicy,
+    hasher: normalize.SecretHasher,
+) -> ledger.Observation:
+    manifest = normalize.redacted(obj.manifest, hasher)
+    return ledger.Observation(
+        key,
+        obj.api_version,
+        FindingType.MISSING,
+        rules.level(key, None),
+        {
+            "paths": [],
+            "fields": [],
+            "desired": manifest,
+            "patch": [{"op": "add", "path": "", "value": manifest}],
+        },
+        [],
+        None,
+        obj.source,
+    )
+
+
+def unmanaged(
+    state: desired.DesiredState,
+    live: LiveState,
+    scope: desired.Scope,
+    rules: EnginePolicy,
+    hasher: normalize.SecretHasher,
+) -> list[ledger.Observation]:
+    found = []
+    for key, obj in live.objects.items():
+        if key in state.objects or (key.group, key.kind) not in live.read:
+            continue
+        if (
+            key.kind in NOISY_KINDS
+            and key.kind not in scope.kinds_include
+            or _belongs_to_the_system(obj)
+        ):
+            continue
+        managers = [
+            m
+            for m in (obj.get("metadata") or {}).get("managedFields") or []
+            if m.get("manager") not in rules.trusted_managers
+        ]
+        found.append(
+            ledger.Observation(
+                key,
+                str(obj.get("apiVersion", "")),
+                FindingType.UNMANAGED,
+                rules.level(key, None),
+                {
+                    "paths": [],
+                    "fields": [],
+                    "live": normalize.redacted(obj, hasher),
+                    "patch": [{"op": "remove", "path": ""}],
+                },
+                [
+                    {
+                        "manager": m.get("manager", ""),
+                        "operation": m.get("operation", ""),
+                        "time": m.get("time", ""),
+                    }
+                    for m in managers
+                ],
+            )
+        )
+    return found
+
+
+def _belongs_to_the_system(obj: dict[str, Any]) -> bool:
+    """Objects Kubernetes creates by itself or that a controller owns."""
+    metadata = obj.get("metadata") or {}
+    name, kind = metadata.get("name", ""), obj.get("kind")
+    return (
+        bool(metadata.get("ownerReferences"))
+        or (kind == "ServiceAccount" and name == "default")
+        or (kind == "ConfigMap" and name == "kube-root-ca.crt")
+        or (kind == "Secret" and obj.get("type") == "kubernetes.io/service-account-token")
+        or name.startswith("system:")
+        or (metadata.get("labels") or {}).get("kubernetes.io/bootstrapping") == "rbac-defaults"
+    )
+
+
+def dispatch_due() -> int:
+    """Queue a scheduled scan for every (policy, cluster) pair whose interval has passed."""
+    now = timezone.now()
+    queued = 0
+    for policy in DriftPolicy.objects.filter(enabled=True).select_related("source"):
+        last = dict(
+            Scan.objects.filter(policy=policy).values_list("cluster").annotate(at=Max("created_at"))
+        )
+        for cluster in clusters.targets(policy):
+            previous = last.get(cluster.pk)
+            if previous is None or previous + timedelta(seconds=policy.interval_seconds) <= now:
+                _, created = request(policy, cluster, ScanTrigger.SCHEDULE)
+                queued += created
+    return queued
+
+
+def reap() -> int:
+    """Fail scans whose worker went silent; send again scans whose message was lost."""
+    from drift import tasks
+
+    now = timezone.now()
+    stale = Scan.objects.filter(status=ScanStatus.RUNNING, heartbeat_at__lt=now - SCAN_STALE_AFTER)
+    failed = 0
+    for scan in stale.select_related("policy", "cluster"):
+        if Scan.objects.filter(
+            pk=scan.pk, status=ScanStatus.RUNNING, heartbeat_at__lt=now - SCAN_STALE_AFTER
+        ).update(
+            status=ScanStatus.FAILED,
+            finished_at=now,
+            error="the worker stopped reporting progress (lost or killed)",
+        ):
+            publish(
+                "scan.failed",
+                {
+                    "scan": scan.pk,
+                    "policy": scan.policy.name,
+                    "cluster": scan.cluster.name,
+                    "error": "worker lost",
+                },
+            )
+            failed += 1
+    for scan_id in Scan.objects.filter(
+        status=ScanStatus.QUEUED, created_at__lt=now - QUEUED_RESEND_AFTER
+    ).values_list("pk", flat=True):
+        tasks.run_scan.delay(scan_id)
+    return failed

@@ -1,0 +1,125 @@
+"""Fixtures for detection tests: a real Git repository holding the corpus, a namespace on
+the local API server with the same objects applied, and the policy connecting the two."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from drift.models import Cluster, DriftPolicy, GitSource, Scan
+from drift.services import desired, scanning
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "tests" / "corpus"
+SHOP = Path(__file__).resolve().parent / "manifests" / "shop.yaml"
+
+
+@dataclass
+class GitRepo:
+    path: Path
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(
+            [
+                "git",
+                "-C",
+                str(self.path),
+                "-c",
+                "user.name=Test",
+                "-c",
+                "user.email=test@example.com",
+                *args,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    def write(self, relative: str, text: str) -> None:
+        target = self.path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+    def commit(self, message: str = "change") -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def shop_repo(tmp_path: Path) -> GitRepo:
+    """A repository with the corpus and shop.yaml under k8s/."""
+    repo = GitRepo(tmp_path / "deploy")
+    (repo.path / "k8s").mkdir(parents=True)
+    shutil.copytree(CORPUS / "podinfo", repo.path / "k8s" / "podinfo")
+    shutil.copytree(CORPUS / "microservices-demo", repo.path / "k8s" / "microservices-demo")
+    shutil.copy(SHOP, repo.path / "k8s" / "shop.yaml")
+    repo.git("init", "-q", "-b", "main")
+    repo.commit("the shop as deployed")
+    desired.revisions.clear()
+    return repo
+
+
+@pytest.fixture
+def scanner_cluster(db: None, devcluster) -> Cluster:
+    """test-a, reached as the least-privilege driftcontrol-scanner identity."""
+    cluster = Cluster(name="test-a", labels={"env": "test"})
+    cluster.set_credentials(Path(devcluster.kubeconfig("driftcontrol-scanner")).read_text())
+    cluster.save()
+    return cluster
+
+
+@pytest.fixture
+def shop_policy(
+    db: None, shop_repo: GitRepo, scanner_cluster: Cluster, kube_namespace: str
+) -> DriftPolicy:
+    source = GitSource.objects.create(name="shop", url=str(shop_repo.path), ref="main", path="k8s")
+    return DriftPolicy.objects.create(
+        name="shop",
+        source=source,
+        cluster_names=["test-a"],
+        default_namespace=kube_namespace,
+        namespaces={"include": [kube_namespace], "exclude": []},
+    )
+
+
+def declare_service_protocols(repo: GitRepo) -> None:
+    """Kubernetes 1.20's server-side apply refuses Service ports that omit `protocol` (the
+    list is keyed by port and protocol and the key has no default there; fixed in later
+    releases). Declaring the default, TCP, makes the same corpus apply server-side."""
+    import yaml
+
+    for path in sorted((repo.path / "k8s").rglob("*.yaml")):
+        documents = list(yaml.safe_load_all(path.read_text()))
+        for doc in documents:
+            if doc and doc.get("kind") == "Service":
+                for port in doc["spec"].get("ports", []):
+                    port.setdefault("protocol", "TCP")
+        path.write_text(yaml.safe_dump_all([d for d in documents if d], sort_keys=False))
+    repo.commit("declare Service port protocols")
+
+
+def apply_shop(devcluster, repo: GitRepo, namespace: str, server_side: bool = False) -> None:
+    args = ["apply", "-n", namespace, "-R", "-f", str(repo.path / "k8s")]
+    if server_side:
+        declare_service_protocols(repo)
+        args.insert(1, "--server-side")
+    devcluster.kubectl(*args)
+
+
+def scan(policy: DriftPolicy, cluster: Cluster) -> Scan:
+    queued, _ = scanning.request(policy, cluster, enqueue=False)
+    ran = scanning.run(queued.pk)
+    assert ran is not None
+    ran.refresh_from_db()
+    assert ran.status == "succeeded", ran.error
+    return ran
+
+
+def findings(policy: DriftPolicy) -> dict[tuple[str, str, str], object]:
+    """Open findings by (kind, name, type)."""
+    return {(f.kind, f.name, f.type): f for f in policy.findings.open()}
