@@ -1,0 +1,177 @@
+"""Benchmark 4: a full scan of 5,000 objects on the local API server: seconds and memory.
+
+Creates 5,000 objects in one namespace (2,500 ConfigMaps, 1,250 Services, 1,250
+Deployments; created once and kept for the next run), the same manifests in a Git
+repository, then runs `manage.py drift scan` in a child process and reports its wall
+time and peak resident memory (the child's own high-water mark, not this process's).
+
+Run: .venv/bin/python bench/scan_5000.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, kubeconfig, setup_django
+
+NAMESPACE = "bench-scan-5000"
+COUNTS = {"ConfigMap": 2500, "Service": 1250, "Deployment": 1250}
+
+
+def manifests() -> list[dict]:
+    found: list[dict] = []
+    for index in range(COUNTS["ConfigMap"]):
+        found.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"settings-{index}", "labels": {"app": f"a{index}"}},
+                "data": {"mode": "production", "index": str(index), "payload": "x" * 200},
+            }
+        )
+    for index in range(COUNTS["Service"]):
+        found.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": f"svc-{index}"},
+                "spec": {
+                    "selector": {"app": f"a{index}"},
+                    # Headless: the local cluster's service IP range is too small for
+                    # 1,250 addresses. 1.20's server-side apply needs every port's protocol.
+                    "clusterIP": "None",
+                    "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
+                },
+            }
+        )
+    for index in range(COUNTS["Deployment"]):
+        found.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": f"app-{index}", "labels": {"app": f"a{index}"}},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": f"a{index}"}},
+                    "template": {
+                        "metadata": {"labels": {"app": f"a{index}"}},
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "app",
+                                    "image": f"example/app:{index}",
+                                    "env": [{"name": "INDEX", "value": str(index)}],
+                                    "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                                    "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}},
+                                }
+                            ]
+                        },
+                    },
+                },
+            }
+        )
+    return found
+
+
+def ensure_objects(admin_kubeconfig: str, documents: list[dict]) -> None:
+    from drift import kube
+
+    connection = kube.Kube(Path(admin_kubeconfig).read_text())
+    discovery = connection.discover()
+    namespaces = discovery.find("v1", "Namespace")
+    if connection.get(namespaces, None, NAMESPACE) is None:
+        connection.apply(
+            namespaces,
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+            "bench",
+        )
+    kinds = {"ConfigMap": "v1", "Service": "v1", "Deployment": "apps/v1"}
+    existing = {
+        kind: sum(
+            len(page.items)
+            for page in connection.pages(discovery.find(api_version, kind), NAMESPACE)
+        )
+        for kind, api_version in kinds.items()
+    }
+    if all(existing[kind] >= COUNTS[kind] for kind in kinds):
+        return  # created by an earlier run
+    started = time.monotonic()
+
+    def create(document: dict) -> None:
+        body = {**document, "metadata": {**document["metadata"], "namespace": NAMESPACE}}
+        connection.apply(
+            discovery.find(document["apiVersion"], document["kind"]), body, "bench", force=True
+        )
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(create, documents))
+    print(f"created {len(documents)} objects in {time.monotonic() - started:.0f} s")
+
+
+def main() -> None:
+    setup_django()
+    from drift.models import Cluster, DriftPolicy, GitSource
+
+    documents = manifests()
+    ensure_objects(kubeconfig("admin"), documents)
+    repo = Path(tempfile.mkdtemp(prefix="bench-5000-"))
+    (repo / "k8s").mkdir()
+    for kind in COUNTS:
+        (repo / "k8s" / f"{kind.lower()}s.yaml").write_text(
+            yaml.safe_dump_all([d for d in documents if d["kind"] == kind])
+        )
+    git = ["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@example.com"]
+    for step in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "bench"]):
+        subprocess.run([*git, *step], check=True)
+
+    DriftPolicy.objects.filter(name="bench-5000").delete()
+    GitSource.objects.filter(name="bench-5000").delete()
+    Cluster.objects.filter(name="bench-5000").delete()
+    cluster = Cluster(name="bench-5000")
+    cluster.set_credentials(Path(kubeconfig("driftcontrol-scanner")).read_text())
+    cluster.save()
+    source = GitSource.objects.create(name="bench-5000", url=str(repo), path="k8s")
+    DriftPolicy.objects.create(
+        name="bench-5000",
+        source=source,
+        cluster_names=["bench-5000"],
+        default_namespace=NAMESPACE,
+        namespaces={"include": [NAMESPACE], "exclude": []},
+    )
+
+    started = time.monotonic()
+    child = subprocess.run(
+        [sys.executable, "manage.py", "drift", "scan", "bench-5000", "--output", "json"],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    elapsed = time.monotonic() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    report = json.loads(child.stdout)
+    print(
+        f"objects: {report['status']['objects']}; findings: "
+        f"{report['status']['summary']['total']}; phase {report['status']['phase']}"
+    )
+    print(
+        f"full scan of {sum(COUNTS.values())} objects: {elapsed:.1f} s wall (process start "
+        f"included), peak memory {peak_mb:.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
