@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
-from drift.models import Cluster, DriftPolicy, Finding, GitSource, Lane, Scan
+from drift.models import Cluster, DriftPolicy, Finding, GitSource, Lane, ObjectSnapshot, Scan
 from driftcontrol.admin import AuditedAdmin, ReadOnlyAdmin
 
 
@@ -121,3 +121,10 @@ class FindingAdmin(ReadOnlyAdmin):
     list_filter = ["status", "severity", "type", "cluster"]
     search_fields = ["name", "namespace", "kind"]
     list_select_related = ["cluster"]
+
+
+@admin.register(ObjectSnapshot)
+class ObjectSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["cluster", "kind", "namespace", "name", "reason", "taken_at"]
+    list_filter = ["reason", "cluster"]
+    search_fields = ["name", "namespace"]

@@ -359,6 +359,40 @@ class Kube:
         )
         return result
 
+    def replace(
+        self,
+        resource: Resource,
+        manifest: dict[str, Any],
+        dry_run: bool = False,
+        field_manager: str = "driftcontrol",
+    ) -> dict[str, Any]:
+        """PUT the whole object (its metadata.resourceVersion guards against lost updates):
+        fields the manifest lacks are removed, which an apply would leave to their owners."""
+        metadata = manifest.get("metadata") or {}
+        query = [("fieldManager", field_manager)] + ([("dryRun", "All")] if dry_run else [])
+        result: dict[str, Any] = self._json(
+            "PUT",
+            resource.path(metadata.get("namespace"), metadata["name"]),
+            query,
+            manifest,
+            "application/json",
+        )
+        return result
+
+    def create(
+        self,
+        resource: Resource,
+        manifest: dict[str, Any],
+        dry_run: bool = False,
+        field_manager: str = "driftcontrol",
+    ) -> dict[str, Any]:
+        namespace = (manifest.get("metadata") or {}).get("namespace")
+        query = [("fieldManager", field_manager)] + ([("dryRun", "All")] if dry_run else [])
+        result: dict[str, Any] = self._json(
+            "POST", resource.path(namespace), query, manifest, "application/json"
+        )
+        return result
+
     def delete(
         self,
         resource: Resource,

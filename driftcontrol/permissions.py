@@ -121,9 +121,10 @@ def check(user: User, action: Action | str, obj: Any = None) -> None:
 def set_role(user: User, role: Role | str) -> None:
     """Put the user in exactly one role group; admins also get the Django admin site."""
     role = Role(role)
-    groups = list(Group.objects.filter(name__in=Role.values))
-    user.groups.remove(*groups)
-    user.groups.add(next(g for g in groups if g.name == role.value))
+    user.groups.remove(*Group.objects.filter(name__in=Role.values))
+    # A migration creates the groups; get_or_create keeps roles working if one was deleted.
+    group, _ = Group.objects.get_or_create(name=role.value)
+    user.groups.add(group)
     is_admin = role is Role.ADMIN
     user.is_staff = user.is_superuser = is_admin
     user.save(update_fields=["is_staff", "is_superuser"])

@@ -221,6 +221,8 @@ CELERY_BEAT_SCHEDULE = {
     # Policies have their own intervals; this tick queues whichever pairs are due.
     "scans-dispatch-due": {"task": "scans.dispatch_due", "schedule": 10.0},
     "scans-reap": {"task": "scans.reap", "schedule": 60.0},
+    "remediation-resume-due": {"task": "remediation.resume_due", "schedule": 30.0},
+    "remediation-expire-due": {"task": "remediation.expire_due", "schedule": 60.0},
 }
 
 # --- Drift detection --------------------------------------------------------------------
@@ -240,6 +242,23 @@ DRIFTCONTROL_CACHE = Path(
 )
 # The local API server's build brings a kubectl with `kubectl kustomize`.
 KUSTOMIZE_CANDIDATES = [DRIFTCONTROL_CACHE / "kubernetes-1.20.2" / "bin" / "kubectl"]
+
+# --- Remediation ------------------------------------------------------------------------
+
+REMEDIATION_LEASE_SECONDS = env.integer(
+    "REMEDIATION_LEASE_SECONDS",
+    60,
+    "how long a silent worker keeps a remediation before another resumes it",
+    minimum=1,
+)
+REMEDIATION_PAUSE_SECONDS = float(
+    env.integer(
+        "REMEDIATION_PAUSE_SECONDS",
+        0,
+        "seconds to wait between objects of one remediation",
+        minimum=0,
+    )
+)
 
 # --- Logging ----------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ database through its own connection.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,34 +35,44 @@ def _database_url() -> str:
 
 
 class WorkerProcess:
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, env: dict[str, str] | None = None, pool: str = "solo") -> None:
         self.log = log
         self.name = f"test-{uuid.uuid4().hex[:8]}@%h"
         self.process: subprocess.Popen[bytes] | None = None
+        self.env, self.pool = env or {}, pool
 
     def start(self) -> None:
-        env = {**os.environ, "DATABASE_URL": _database_url(), "DATABASE_CONN_MAX_AGE": "0"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "DATABASE_CONN_MAX_AGE": "0",
+            **self.env,
+        }
+        command = [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "driftcontrol",
+            "worker",
+            "--pool",
+            self.pool,
+            "--concurrency",
+            "1",
+            "-Q",
+            ",".join(QUEUES),
+            "-n",
+            self.name,
+            "--loglevel",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ]
         self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                "-A",
-                "driftcontrol",
-                "worker",
-                "--pool",
-                "solo",
-                "-Q",
-                ",".join(QUEUES),
-                "-n",
-                self.name,
-                "--loglevel",
-                "INFO",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            command,
             cwd=ROOT,
             env=env,
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # kill() takes the worker and its pool children at once
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -71,6 +82,12 @@ class WorkerProcess:
                 return
             time.sleep(0.2)
         pytest.fail(f"the Celery worker was not ready within 60 s:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its children: no warm shutdown, no acknowledgement."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

@@ -108,6 +108,38 @@ def owns(trie: dict[str, Any], segments: Iterable[str]) -> bool:
     return True
 
 
+def leaves(trie: dict[str, Any], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Every place a FieldsV1 trie owns outright (leaves, and items owned as a whole)."""
+    found: set[tuple[str, ...]] = set()
+    for segment, child in trie.items():
+        if segment == ".":
+            continue
+        here = (*prefix, segment)
+        if not child or set(child) == {"."}:
+            found.add(here)
+        else:
+            found |= leaves(child, here)
+    return found
+
+
+def readable(segments: Iterable[str]) -> str:
+    """A FieldsV1 place for people: /spec/template/spec/containers[name=web]/image."""
+    text = ""
+    for segment in segments:
+        prefix, raw = segment[:2], segment[2:]
+        if prefix == "f:":
+            text += "/" + raw
+        elif prefix == "k:":
+            try:
+                keys = json.loads(raw)
+                text += "[" + ",".join(f"{k}={v}" for k, v in keys.items()) + "]"
+            except ValueError:
+                text += f"[{raw}]"
+        else:
+            text += f"[{raw}]"
+    return text
+
+
 def value_at(obj: Any, segments: Iterable[str]) -> Any:
     """The value at a FieldsV1 place in a manifest (keyed items matched by their key)."""
     node = obj

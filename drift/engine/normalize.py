@@ -126,15 +126,19 @@ def live_view(live: dict[str, Any], hasher: SecretHasher) -> dict[str, Any]:
 
 
 def redacted(obj: dict[str, Any], hasher: SecretHasher) -> dict[str, Any]:
-    """A copy safe to store or show: Secret values hashed (stringData folded in), kubectl's
-    copy of them dropped, managedFields left out (they are attribution, not state)."""
+    """A copy safe to store or show: managedFields left out (attribution, not state); of a
+    Secret, the values hashed (stringData folded in) and kubectl's copy of them dropped."""
     copy = dict(obj)
     metadata = dict(copy.get("metadata") or {})
     metadata.pop("managedFields", None)
-    annotations = dict(metadata.get("annotations") or {})
-    if annotations.pop(LAST_APPLIED, None) is not None:
-        metadata["annotations"] = annotations
     copy["metadata"] = metadata
     if copy.get("kind") == "Secret" and copy.get("apiVersion") == "v1":
         copy["data"] = hasher.data(copy.get("data"), copy.pop("stringData", None))
+        annotations = dict(metadata.get("annotations") or {})
+        # kubectl's client-side apply keeps the whole Secret, values included, here.
+        if annotations.pop(LAST_APPLIED, None) is not None:
+            if annotations:
+                metadata["annotations"] = annotations
+            else:
+                metadata.pop("annotations")
     return copy

@@ -12,6 +12,7 @@ from drift.models.clusters import Cluster, Lane
 from drift.models.findings import Finding
 from drift.models.policies import DriftPolicy
 from drift.models.scans import Scan
+from drift.models.snapshots import ObjectSnapshot, SnapshotReason
 from drift.models.sources import GitSource
 
 __all__ = [
@@ -22,11 +23,13 @@ __all__ = [
     "FindingType",
     "GitSource",
     "Lane",
+    "ObjectSnapshot",
     "PolicyMode",
     "RemediationStrategy",
     "Scan",
     "ScanStatus",
     "ScanTrigger",
     "Severity",
+    "SnapshotReason",
     "UndeclaredFields",
 ]

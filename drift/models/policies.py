@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.validators import MinValueValidator
 from django.db import models
 
-from drift.engine import rules
+from drift.engine import rules, windows
 from drift.models.choices import (
     AutoRemediation,
     PolicyMode,
@@ -67,6 +67,27 @@ class DriftPolicy(models.Model):
         help_text="field managers that apply Git (added to the built-in appliers)",
     )
     prune = models.BooleanField(default=False, help_text="a sync may delete unmanaged objects")
+    change_windows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="when approved remediations may run: [{cron, duration, timeZone}]",
+    )
+    request_expiry_seconds = models.PositiveIntegerField(
+        default=24 * 3600,
+        validators=[MinValueValidator(60)],
+        help_text="a request nobody approves in this time expires",
+    )
+    rollback_on_failed_verification = models.BooleanField(
+        default=True, help_text="undo a remediation whose result does not verify"
+    )
+    flap_count = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(2)],
+        help_text="a finding back this many times within flap_window stops auto-remediation",
+    )
+    flap_window_seconds = models.PositiveIntegerField(
+        default=3600, validators=[MinValueValidator(60)]
+    )
     ignore_rules = models.JSONField(default=list, blank=True)
     severity_rules = models.JSONField(default=list, blank=True)
     strategy = models.CharField(
@@ -98,6 +119,7 @@ class DriftPolicy(models.Model):
                 "ignore_rules": rules.ignore_rules(self.ignore_rules, "ignore_rules"),
                 "severity_rules": rules.severity_rules(self.severity_rules, "severity_rules"),
                 "approvals": rules.approvals(self.approvals, "approvals"),
+                "change_windows": windows.problems(self.change_windows, "change_windows"),
             }
         )
 

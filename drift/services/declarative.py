@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from drift import kube
-from drift.engine import rules
+from drift.engine import rules, windows
 from drift.engine.rules import Problem
 from drift.models import Cluster, DriftPolicy, GitSource, Lane
 from drift.models.choices import AutoRemediation, PolicyMode, RemediationStrategy, UndeclaredFields
@@ -293,11 +293,30 @@ def _policy(reader: _Reader, name: str, base: Path | None) -> Planned:
     if not names and not selector:
         reader.problem("spec.clusters", "name clusters (names) or select them (selector)")
     remediation = reader.get("remediation", dict, {})
-    for key in sorted(set(remediation) - {"strategy", "autoRemediateUpTo", "approvals", "prune"}):
+    allowed = {
+        "strategy",
+        "autoRemediateUpTo",
+        "approvals",
+        "prune",
+        "changeWindows",
+        "expiry",
+        "rollbackOnFailedVerification",
+        "flapping",
+    }
+    for key in sorted(set(remediation) - allowed):
         reader.problem(
-            f"spec.remediation.{key}",
-            "unknown field; expected strategy, autoRemediateUpTo, approvals, prune",
+            f"spec.remediation.{key}", f"unknown field; expected {', '.join(sorted(allowed))}"
         )
+    flapping = remediation.get("flapping", {})
+    if not isinstance(flapping, dict) or set(flapping) - {"count", "window"}:
+        reader.problem("spec.remediation.flapping", "must be a mapping with count and window")
+        flapping = {}
+    flap_count = flapping.get("count", 3)
+    if isinstance(flap_count, bool) or not isinstance(flap_count, int) or flap_count < 2:
+        reader.problem("spec.remediation.flapping.count", "must be a whole number, 2 or more")
+        flap_count = 3
+    change_windows = remediation.get("changeWindows", [])
+    reader.checked(windows.problems(change_windows, "spec.remediation.changeWindows"))
     given_approvals = remediation.get("approvals") or {}
     approvals = {
         **default_approvals(),
@@ -331,6 +350,21 @@ def _policy(reader: _Reader, name: str, base: Path | None) -> Planned:
         ),
         "approvals": approvals,
         "prune": _boolean(reader, remediation, "prune"),
+        "change_windows": change_windows if isinstance(change_windows, list) else [],
+        "request_expiry_seconds": _seconds(
+            reader, remediation.get("expiry", "24h"), "spec.remediation.expiry", 86400, minimum=60
+        ),
+        "rollback_on_failed_verification": _boolean(
+            reader, remediation, "rollbackOnFailedVerification", default=True
+        ),
+        "flap_count": flap_count,
+        "flap_window_seconds": _seconds(
+            reader,
+            flapping.get("window", "1h"),
+            "spec.remediation.flapping.window",
+            3600,
+            minimum=60,
+        ),
     }
     reader.checked(rules.include_exclude(values["namespaces"], "spec.namespaces"))
     reader.checked(rules.include_exclude(values["kinds"], "spec.kinds"))
@@ -343,8 +377,10 @@ def _policy(reader: _Reader, name: str, base: Path | None) -> Planned:
     return Planned("DriftPolicy", name, values | {"source": source})
 
 
-def _boolean(reader: _Reader, remediation: dict[str, Any], name: str) -> bool:
-    value = remediation.get(name, False)
+def _boolean(
+    reader: _Reader, remediation: dict[str, Any], name: str, default: bool = False
+) -> bool:
+    value = remediation.get(name, default)
     if not isinstance(value, bool):
         reader.problem(f"spec.remediation.{name}", "must be true or false")
         return False
@@ -403,16 +439,24 @@ def _nested_choice(
 
 
 def _interval(reader: _Reader) -> int:
-    value = reader.spec.get("interval", 120)
+    return _seconds(reader, reader.spec.get("interval", 120), "spec.interval", 120, minimum=10)
+
+
+def _seconds(reader: _Reader, value: Any, path: str, default: int, minimum: int) -> int:
+    """A duration given as seconds or as text like 90s, 2m, 1h30m, 24h."""
     seconds: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value
     elif isinstance(value, str) and value and (match := _DURATION.match(value)):
         hours, minutes, secs = (int(part or 0) for part in match.groups())
         seconds = hours * 3600 + minutes * 60 + secs
-    if seconds is None or seconds < 10:
-        reader.problem("spec.interval", "must be a duration of at least 10s, like 90s, 2m or 1h")
-        return 120
+    if seconds is None or seconds < minimum:
+        reader.problems.append(
+            Problem(
+                reader.where(path), f"must be a duration of at least {minimum}s, like 90s, 2m or 1h"
+            )
+        )
+        return default
     return seconds
 
 

@@ -121,6 +121,24 @@ def read_revision(source: GitSource, fetch: bool = True) -> Revision:
     return revision
 
 
+def read_at(source: GitSource, sha: str) -> Revision:
+    """The source at one commit (a plan's revision); fetched only if the commit is unknown."""
+    repo = repository(source)
+    cache_key = (source.url, sha, source.path)
+    cached = revisions.get(cache_key)
+    if cached is not None:
+        return cached
+    try:
+        resolved = repo.resolve(sha)
+    except git.GitError:
+        repo.fetch()
+        resolved = repo.resolve(sha)
+    files = repo.read(resolved, source.path, suffixes=(*SUFFIXES, "Kustomization"))
+    revision = _parse(repo, resolved, source.path, files)
+    revisions.put(cache_key, revision)
+    return revision
+
+
 def _parse(repo: git.Repository, sha: str, subpath: str, files: list[git.SourceFile]) -> Revision:
     kustomized = _kustomization_dirs([f.path for f in files])
     documents: list[Document] = []

@@ -84,6 +84,10 @@ def policy(policy: DriftPolicy) -> dict[str, Any]:
             "autoRemediateUpTo": policy.auto_remediate_up_to,
             "approvals": policy.approvals,
             "prune": policy.prune,
+            "changeWindows": policy.change_windows,
+            "expiry": f"{policy.request_expiry_seconds}s",
+            "rollbackOnFailedVerification": policy.rollback_on_failed_verification,
+            "flapping": {"count": policy.flap_count, "window": f"{policy.flap_window_seconds}s"},
         },
     }
     if not policy.enabled:

@@ -22,8 +22,10 @@ from django.utils.dateparse import parse_datetime
 
 from drift.engine.normalize import ObjectKey
 from drift.engine.severity import rank
-from drift.models import Cluster, DriftPolicy, Finding, FindingStatus, Scan
+from drift.models import Cluster, DriftPolicy, Finding, FindingStatus, Scan, SnapshotReason
 from drift.models.findings import fingerprint
+from drift.services import snapshots
+from drift.signals import findings_opened
 from driftcontrol import audit
 from driftcontrol.outbox import publish
 
@@ -52,6 +54,9 @@ class Observation:
     attribution: list[dict[str, str]] = field(default_factory=list)
     drift_started_at: str | None = None
     source: str = ""
+    # The live object, when there is one: snapshotted as the finding opens (never stored
+    # as such; Secret values are hashed in the snapshot).
+    live: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def fingerprint(self, cluster: Cluster) -> str:
         return fingerprint(
@@ -136,6 +141,10 @@ def _record(
         _apply(finding, observation, policy, scan, now)
         outcome.updated.append(finding)
     outcome.opened = Finding.objects.bulk_create(fresh)
+    for finding in outcome.opened:
+        observation = by_fingerprint[finding.fingerprint]
+        if observation.live is not None:
+            snapshots.take(cluster, observation.live, SnapshotReason.FINDING_OPENED, finding)
     Finding.objects.bulk_update(outcome.updated, UPDATED_FIELDS)
 
     candidates = (
@@ -220,6 +229,13 @@ def _announce(
                 "previousSeverity": before,
                 "escalated": rank(finding.severity) > rank(before),
             },
+        )
+    if outcome.opened:
+        opened = [f.pk for f in outcome.opened]
+        transaction.on_commit(
+            lambda: findings_opened.send(
+                sender=Finding, policy_id=policy.pk, cluster_id=cluster.pk, finding_ids=opened
+            )
         )
     if outcome.opened or outcome.resolved or outcome.severity_changed:
         audit.record(

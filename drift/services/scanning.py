@@ -229,6 +229,7 @@ class _Scanner:
                         drift.attribution,
                         drift.drift_started_at,
                         obj.source,
+                        live=found,
                     )
                 )
         if policy.detect_unmanaged and state.complete:
@@ -422,6 +423,7 @@ def unmanaged(
                     }
                     for m in managers
                 ],
+                live=obj,
             )
         )
     return found

@@ -291,6 +291,7 @@ class PairWatch:
                         drift.attribution,
                         drift.drift_started_at,
                         declared.source,
+                        live=obj,
                     )
                 )
         else:
@@ -378,6 +379,7 @@ class Watcher:
             pair.stop()
         for pair in self.pairs.values():
             pair.join()
+        connection.close()  # this thread's own, used to reconcile
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -327,8 +327,9 @@ def test_it_reports_problems_nested_in_a_policy_with_their_paths() -> None:
         [
             "documents[0].spec.clusters.zone: unknown field; expected names, selector",
             "documents[0].spec.clusters.names[1]: must be a non-empty string",
-            "documents[0].spec.remediation.when: unknown field; expected strategy, "
-            "autoRemediateUpTo, approvals, prune",
+            "documents[0].spec.remediation.when: unknown field; expected approvals, "
+            "autoRemediateUpTo, changeWindows, expiry, flapping, prune, "
+            "rollbackOnFailedVerification, strategy",
             "documents[0].spec.remediation.approvals.urgent: unknown severity; "
             "use info, low, medium, high, critical",
             "documents[0].spec.enabled: must be a bool",

@@ -16,6 +16,13 @@ def default_expiry() -> object:
     return timezone.now() + DEFAULT_EXPIRY
 
 
+class RequestTrigger(models.TextChoices):
+    MANUAL = "manual", "Requested by a person"
+    AUTO = "auto", "Auto-remediation"
+    VERIFICATION = "verification", "Rollback after a failed verification"
+    FLAPPING = "flapping", "Alert: the drift keeps coming back"
+
+
 class RequestStatus(models.TextChoices):
     PENDING = "pending", "Waiting for approval"
     APPROVED = "approved", "Approved, waiting to run"
@@ -56,7 +63,24 @@ class RemediationRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     reason = models.TextField(blank=True)
+    trigger = models.CharField(max_length=16, choices=RequestTrigger, default=RequestTrigger.MANUAL)
     approvals_required = models.PositiveSmallIntegerField(default=1)
+    # Re-planning (the cluster changed after approval) starts a new version: approvals
+    # given to an older plan no longer count.
+    plan_version = models.PositiveIntegerField(default=1)
+    revision = models.CharField(max_length=64, blank=True, help_text="Git commit planned from")
+    target = models.JSONField(
+        default=dict, blank=True, help_text="rollback target: a snapshot per object, or a revision"
+    )
+    rollback_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rollbacks"
+    )
+    status_reason = models.TextField(blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    # The executing worker holds a lease it renews; an expired lease means the worker died
+    # and another may resume the request.
+    lease_until = models.DateTimeField(null=True, blank=True)
+    executions = models.PositiveSmallIntegerField(default=0)
     plan = models.JSONField(
         default=dict, blank=True, help_text="the dry-run result: objects, fields taken over, diff"
     )
@@ -73,6 +97,7 @@ class RemediationRequest(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "expires_at"]),
+            models.Index(fields=["status", "lease_until"]),
             models.Index(fields=["cluster", "status", "-created_at"]),
             models.Index(fields=["-created_at"]),
         ]
@@ -101,13 +126,16 @@ class Approval(models.Model):
     )
     decision = models.CharField(max_length=8, choices=Decision)
     comment = models.TextField(blank=True)
+    plan_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at"]
         constraints = [
+            # One decision per approver on each plan; a re-planned request asks again.
             models.UniqueConstraint(
-                fields=["request", "approver"], name="approval_one_decision_per_approver"
+                fields=["request", "approver", "plan_version"],
+                name="approval_one_decision_per_approver",
             ),
         ]
 

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from drift.signals import findings_opened
+
+
+@receiver(findings_opened)
+def auto_remediate(
+    sender: Any, policy_id: int, cluster_id: int, finding_ids: list[int], **kwargs: Any
+) -> None:
+    """New findings go to a worker, which decides what the policy's mode allows."""
+    from drift.models import DriftPolicy, PolicyMode
+    from remediation import tasks
+
+    if DriftPolicy.objects.filter(pk=policy_id, mode=PolicyMode.ENFORCE).exists():
+        transaction.on_commit(
+            lambda: tasks.auto_remediate.delay(policy_id, cluster_id, finding_ids)
+        )
