@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 
 from drift.models import Cluster, DriftPolicy, Finding, Scan, ScanStatus, ScanTrigger
 from drift.services import clusters, declarative, export, reports, scanning
-from driftcontrol.cli.base import Command, Console, cli_actor
+from driftcontrol.cli.base import Command, Console, Group, cli_actor
 
 EXIT_CLEAN, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2
 
@@ -223,6 +223,33 @@ def _watch_arguments(parser: ArgumentParser) -> None:
     )
 
 
+def _backfill_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--days", type=int, help="only the last N days (default: since the "
+                        "first finding)")
+
+
+def rollups_backfill(options: Namespace, console: Console) -> int:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from drift.services import analytics
+
+    today = timezone.localdate()
+    since = today - timedelta(days=options.days - 1) if options.days \
+        else analytics.first_finding_day()
+    if since is None:
+        console.print("no findings yet: nothing to roll up")
+        return EXIT_CLEAN
+
+    def progress(done: int, total: int, day: object) -> None:
+        console.warn(f"{done}/{total} days ({day})")
+
+    written = analytics.backfill(since, today, progress)
+    console.success(f"{written} rollup rows written for {since} to {today}")
+    return EXIT_CLEAN
+
+
 COMMANDS = [
     Command(
         "apply",
@@ -241,6 +268,10 @@ COMMANDS = [
         "scan", "scan a policy now, wait, print a DriftReport per cluster", scan, _scan_arguments
     ),
     Command("findings", "list findings", findings, _findings_arguments),
+    Group("rollups", "the daily rollups that trends and scores read", [
+        Command("backfill", "compute the daily rollups from the findings already stored",
+                rollups_backfill, _backfill_arguments),
+    ]),
     Command(
         "watch",
         "keep watches open and update findings seconds after a change",

@@ -15,3 +15,7 @@ class InvalidTransition(DomainError):
 
 class AlreadyDecided(InvalidTransition):
     """This user has already recorded a decision on this request."""
+
+
+class NotFound(DomainError):
+    """The object named does not exist (or is not visible to the user)."""

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from driftcontrol.exceptions import DomainError, InvalidTransition, NotAllowed
+from driftcontrol.exceptions import DomainError, InvalidTransition, NotAllowed, NotFound
 
 
 class DomainErrorMiddleware:
@@ -21,11 +21,12 @@ class DomainErrorMiddleware:
         if not isinstance(exception, DomainError):
             return None
         status = (
-            403
-            if isinstance(exception, NotAllowed)
-            else 409
-            if isinstance(exception, InvalidTransition)
+            403 if isinstance(exception, NotAllowed)
+            else 404 if isinstance(exception, NotFound)
+            else 409 if isinstance(exception, InvalidTransition)
             else 400
         )
-        template = "errors/403.html" if status == 403 else "errors/conflict.html"
+        template = {403: "errors/403.html", 404: "errors/404.html"}.get(
+            status, "errors/conflict.html"
+        )
         return render(request, template, {"reason": str(exception)}, status=status)

@@ -65,6 +65,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "django_htmx",
+    "django_filters",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "driftcontrol",
     "drift",
     "remediation",
@@ -158,6 +162,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # plotly.js comes with the plotly package: served from here, never from a CDN.
+    "driftcontrol.staticfinders.VendoredFinder",
+]
 STATIC_ROOT = VAR_DIR / "static"
 _static_manifest = env.boolean(
     "STATIC_MANIFEST", not DEBUG, "serve hashed static names (needs collectstatic)"

@@ -15,7 +15,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("api/", include("driftcontrol.api.urls")),
     path("", include("drift.urls")),
+    path("", include("remediation.urls")),
 ]
 
 handler403 = "driftcontrol.views.forbidden"

@@ -11,12 +11,14 @@ from drift.models.choices import (
 from drift.models.clusters import Cluster, Lane
 from drift.models.findings import Finding
 from drift.models.policies import DriftPolicy
+from drift.models.rollups import DailyRollup, RollupScope
 from drift.models.scans import Scan
 from drift.models.snapshots import ObjectSnapshot, SnapshotReason
 from drift.models.sources import GitSource
 
 __all__ = [
     "Cluster",
+    "DailyRollup",
     "DriftPolicy",
     "Finding",
     "FindingStatus",
@@ -26,6 +28,7 @@ __all__ = [
     "ObjectSnapshot",
     "PolicyMode",
     "RemediationStrategy",
+    "RollupScope",
     "Scan",
     "ScanStatus",
     "ScanTrigger",

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from drift.engine.severity import rank
 
 from drift.models.choices import FindingStatus, FindingType, Severity
 from drift.models.clusters import Cluster
@@ -46,6 +49,8 @@ class Finding(models.Model):
     source = models.CharField(max_length=500, blank=True, help_text="manifest file and line in Git")
     type = models.CharField(max_length=16, choices=FindingType)
     severity = models.CharField(max_length=16, choices=Severity)
+    # The severity as a number (info 0 .. critical 4), so lists sort by it in the database.
+    severity_rank = models.PositiveSmallIntegerField(default=0, editable=False)
     status = models.CharField(max_length=16, choices=FindingStatus, default=FindingStatus.OPEN)
     status_reason = models.TextField(blank=True)
     suppressed_until = models.DateTimeField(null=True, blank=True)
@@ -63,6 +68,12 @@ class Finding(models.Model):
         null=True, blank=True, help_text="when the change happened, from managedFields"
     )
     occurrences = models.PositiveIntegerField(default=1)
+    ticket_id = models.CharField(max_length=200, blank=True,
+                                 help_text="the external ticket tracking this finding")
+    ticket_url = models.URLField(max_length=500, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                        on_delete=models.SET_NULL, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
 
     objects = FindingQuerySet.as_manager()
 
@@ -84,6 +95,16 @@ class Finding(models.Model):
             models.Index(fields=["fingerprint", "-last_seen"]),
             models.Index(fields=["-first_seen"]),
             models.Index(fields=["-resolved_at"]),
+            # The working set is a small slice of the table: partial indexes keep the
+            # dashboard's default views (open findings, newest first) fast at millions.
+            models.Index(fields=["-last_seen"], name="finding_open_last_seen",
+                         condition=~models.Q(status=FindingStatus.RESOLVED)),
+            models.Index(fields=["-severity_rank", "-last_seen"], name="finding_open_severity",
+                         condition=~models.Q(status=FindingStatus.RESOLVED)),
+            models.Index(fields=["-occurrences"], name="finding_open_occurrences",
+                         condition=~models.Q(status=FindingStatus.RESOLVED)),
+            models.Index(fields=["ticket_id"], name="finding_ticket",
+                         condition=~models.Q(ticket_id="")),
         ]
 
     def __str__(self) -> str:
@@ -91,6 +112,7 @@ class Finding(models.Model):
         return f"{self.type} {self.kind} {where}{self.name}"
 
     def save(self, *args: object, **kwargs: object) -> None:
+        self.severity_rank = rank(self.severity) if self.severity else 0
         if not self.fingerprint:
             self.fingerprint = fingerprint(
                 self.cluster_id, self.api_group, self.kind, self.namespace, self.name, self.type

@@ -31,6 +31,7 @@ from driftcontrol.outbox import publish
 
 UPDATED_FIELDS = [
     "severity",
+    "severity_rank",
     "diff",
     "attribution",
     "last_seen",
@@ -202,6 +203,7 @@ def _apply(
     now: datetime,
 ) -> None:
     finding.severity = observation.severity
+    finding.severity_rank = rank(observation.severity)
     finding.diff = observation.diff
     finding.attribution = observation.attribution
     finding.api_version = observation.api_version

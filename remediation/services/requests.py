@@ -18,7 +18,7 @@ from django.utils import timezone
 from drift.engine.severity import rank
 from drift.models import Finding, RemediationStrategy
 from driftcontrol import audit
-from driftcontrol.exceptions import AlreadyDecided, DomainError, InvalidTransition
+from driftcontrol.exceptions import AlreadyDecided, DomainError, InvalidTransition, NotFound
 from driftcontrol.outbox import publish
 from driftcontrol.permissions import Action, check
 from remediation.models import (
@@ -199,7 +199,7 @@ def _locked(request_id: int) -> RemediationRequest:
             .get(pk=request_id)
         )
     except RemediationRequest.DoesNotExist:
-        raise DomainError(f"no remediation request #{request_id}") from None
+        raise NotFound(f"no remediation request #{request_id}") from None
 
 
 def _expire_if_due(request: RemediationRequest) -> None:

@@ -1,0 +1,85 @@
+"""FilterSets shared by the dashboard's lists and the REST API: one definition of what
+"findings of cluster east, high or worse, open" means."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from drift.engine.severity import LEVELS, rank
+from drift.models import Finding, FindingStatus, FindingType, Scan, ScanStatus, Severity
+
+OPEN = "open-any"  # open, acknowledged or suppressed: the working set
+
+
+class FindingFilter(django_filters.FilterSet):
+    cluster = django_filters.CharFilter(field_name="cluster__name", label="Cluster")
+    lane = django_filters.CharFilter(field_name="cluster__lanes__name", label="Lane",
+                                     distinct=True)
+    policy = django_filters.CharFilter(field_name="policy__name", label="Policy")
+    namespace = django_filters.CharFilter(label="Namespace")
+    kind = django_filters.CharFilter(label="Kind")
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, label="Severity")
+    min_severity = django_filters.ChoiceFilter(
+        choices=Severity.choices, method="filter_min_severity", label="At least")
+    type = django_filters.MultipleChoiceFilter(choices=FindingType.choices, label="Type")
+    status = django_filters.MultipleChoiceFilter(
+        choices=[(OPEN, "Not resolved"), *FindingStatus.choices], method="filter_status",
+        label="Status")
+    ticket = django_filters.CharFilter(field_name="ticket_id", label="Ticket")
+    q = django_filters.CharFilter(method="filter_text", label="Search")
+    ordering = django_filters.OrderingFilter(
+        fields=(("last_seen", "last_seen"), ("first_seen", "first_seen"),
+                ("severity_rank", "severity"), ("kind", "kind"), ("name", "name"),
+                ("namespace", "namespace"), ("occurrences", "occurrences")),
+        label="Sort")
+
+    class Meta:
+        model = Finding
+        fields: list[str] = []
+
+    def filter_status(self, queryset: QuerySet[Finding], name: str,
+                      values: list[str]) -> QuerySet[Finding]:
+        if not values:
+            return queryset
+        wanted = set(values)
+        if OPEN in wanted:
+            wanted.discard(OPEN)
+            wanted |= {FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED, FindingStatus.SUPPRESSED}
+        if wanted == {FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED, FindingStatus.SUPPRESSED}:
+            return queryset.open()  # type: ignore[attr-defined,no-any-return]
+        return queryset.filter(status__in=wanted)
+
+    def filter_min_severity(self, queryset: QuerySet[Finding], name: str,
+                            value: str) -> QuerySet[Finding]:
+        return queryset.filter(severity_rank__gte=rank(value)) if value in LEVELS else queryset
+
+    def filter_text(self, queryset: QuerySet[Finding], name: str,
+                    value: str) -> QuerySet[Finding]:
+        text = value.strip()
+        if not text:
+            return queryset
+        return queryset.filter(Q(name__icontains=text) | Q(namespace__icontains=text)
+                               | Q(kind__icontains=text) | Q(ticket_id__iexact=text))
+
+
+class ScanFilter(django_filters.FilterSet):
+    policy = django_filters.CharFilter(field_name="policy__name")
+    cluster = django_filters.CharFilter(field_name="cluster__name")
+    status = django_filters.MultipleChoiceFilter(choices=ScanStatus.choices)
+    partial = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Scan
+        fields: list[str] = []
+
+
+def default_findings(params: Any) -> dict[str, Any]:
+    """The findings list opens on the working set, newest first."""
+    data = params.copy()
+    if "status" not in data:
+        data.setlist("status", [OPEN]) if hasattr(data, "setlist") else data.update(
+            status=[OPEN])
+    return data

@@ -1,0 +1,141 @@
+"""Triage of findings by people: acknowledge, suppress for a while, reopen, link a ticket.
+
+Used alike by the dashboard's bulk actions, the API and the CLI. Each change is checked
+against the permission module, locked, audited, and safe to repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from driftcontrol import audit
+from driftcontrol.exceptions import DomainError, NotFound
+from driftcontrol.permissions import Action, check
+from drift.models import Finding, FindingStatus
+
+MAX_SUPPRESSION = timedelta(days=180)
+
+
+@dataclass
+class Outcome:
+    changed: list[Finding] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)  # finding id -> why
+
+
+def _locked(ids: Iterable[int]) -> list[Finding]:
+    return list(Finding.objects.select_for_update().filter(pk__in=list(ids)).order_by("pk"))
+
+
+def acknowledge(ids: Iterable[int], user: Any, comment: str = "") -> Outcome:
+    """Someone has seen it and owns it; it stays in the working set and in the score."""
+    check(user, Action.TRIAGE_FINDING)
+    outcome = Outcome()
+    with transaction.atomic():
+        for finding in _locked(ids):
+            if finding.status != FindingStatus.OPEN:
+                outcome.skipped[finding.pk] = f"is {finding.status}"
+                continue
+            finding.status, finding.status_reason = FindingStatus.ACKNOWLEDGED, comment
+            finding.acknowledged_by, finding.acknowledged_at = user, timezone.now()
+            finding.save(update_fields=["status", "status_reason", "acknowledged_by",
+                                        "acknowledged_at"])
+            audit.record(user, "finding.acknowledged", finding, {"comment": comment})
+            outcome.changed.append(finding)
+    return outcome
+
+
+def suppress(ids: Iterable[int], user: Any, reason: str, until: datetime) -> Outcome:
+    """Accepted for now: out of the score until ``until``, then open again by itself."""
+    check(user, Action.TRIAGE_FINDING)
+    if not reason.strip():
+        raise DomainError("say why: a suppression needs a reason")
+    now = timezone.now()
+    if until <= now:
+        raise DomainError("a suppression must end in the future")
+    if until - now > MAX_SUPPRESSION:
+        raise DomainError(f"a suppression may last at most {MAX_SUPPRESSION.days} days")
+    outcome = Outcome()
+    with transaction.atomic():
+        for finding in _locked(ids):
+            if finding.status == FindingStatus.RESOLVED:
+                outcome.skipped[finding.pk] = "is resolved"
+                continue
+            finding.status, finding.status_reason = FindingStatus.SUPPRESSED, reason
+            finding.suppressed_until = until
+            finding.save(update_fields=["status", "status_reason", "suppressed_until"])
+            audit.record(user, "finding.suppressed", finding,
+                         {"reason": reason, "until": until})
+            outcome.changed.append(finding)
+    return outcome
+
+
+def reopen(ids: Iterable[int], user: Any) -> Outcome:
+    """Back to open: an acknowledgement or suppression withdrawn."""
+    check(user, Action.TRIAGE_FINDING)
+    outcome = Outcome()
+    with transaction.atomic():
+        for finding in _locked(ids):
+            if finding.status not in (FindingStatus.ACKNOWLEDGED, FindingStatus.SUPPRESSED):
+                outcome.skipped[finding.pk] = f"is {finding.status}"
+                continue
+            _reopen(finding)
+            audit.record(user, "finding.reopened", finding, {})
+            outcome.changed.append(finding)
+    return outcome
+
+
+def _reopen(finding: Finding) -> None:
+    finding.status, finding.status_reason, finding.suppressed_until = \
+        FindingStatus.OPEN, "", None
+    finding.save(update_fields=["status", "status_reason", "suppressed_until"])
+
+
+def end_expired_suppressions() -> int:
+    """Suppressions whose time is up open again (a beat task)."""
+    ended = 0
+    with transaction.atomic():
+        for finding in Finding.objects.select_for_update().filter(
+                status=FindingStatus.SUPPRESSED, suppressed_until__lte=timezone.now()):
+            _reopen(finding)
+            audit.record("system:triage", "finding.suppression_ended", finding, {})
+            ended += 1
+    return ended
+
+
+def link_ticket(finding_id: int, user: Any, ticket_id: str, url: str = "") -> Finding:
+    check(user, Action.TRIAGE_FINDING)
+    if not ticket_id.strip():
+        raise DomainError("name the ticket (its id in the ticketing system)")
+    with transaction.atomic():
+        finding = _one(finding_id)
+        if (finding.ticket_id, finding.ticket_url) != (ticket_id, url):
+            finding.ticket_id, finding.ticket_url = ticket_id[:200], url[:500]
+            finding.save(update_fields=["ticket_id", "ticket_url"])
+            audit.record(user, "finding.ticket_linked", finding,
+                         {"ticket": ticket_id, "url": url})
+    return finding
+
+
+def unlink_ticket(finding_id: int, user: Any) -> Finding:
+    check(user, Action.TRIAGE_FINDING)
+    with transaction.atomic():
+        finding = _one(finding_id)
+        if finding.ticket_id or finding.ticket_url:
+            before = finding.ticket_id
+            finding.ticket_id, finding.ticket_url = "", ""
+            finding.save(update_fields=["ticket_id", "ticket_url"])
+            audit.record(user, "finding.ticket_unlinked", finding, {"ticket": before})
+    return finding
+
+
+def _one(finding_id: int) -> Finding:
+    found = Finding.objects.select_for_update().filter(pk=finding_id).first()
+    if found is None:
+        raise NotFound(f"no finding #{finding_id}")
+    return found
