@@ -70,33 +70,49 @@ def _scope_filter(scope: str, scope_id: int | None) -> Q:
 
 def objects_in_scope(scope: str = RollupScope.FLEET, scope_id: int | None = None) -> int:
     """Objects compared by the latest successful scan of every (policy, cluster) pair."""
-    latest = Scan.objects.filter(policy=OuterRef("policy"), cluster=OuterRef("cluster"),
-                                 status=ScanStatus.SUCCEEDED).order_by("-created_at")
+    latest = Scan.objects.filter(
+        policy=OuterRef("policy"), cluster=OuterRef("cluster"), status=ScanStatus.SUCCEEDED
+    ).order_by("-created_at")
     scans = Scan.objects.filter(pk=Subquery(latest.values("pk")[:1]))
+    if scope != RollupScope.FLEET and scope_id is None:
+        raise ValueError(f"a {scope} scope needs its id")
     if scope == RollupScope.CLUSTER:
-        scans = scans.filter(cluster_id=scope_id)
+        scans = scans.filter(cluster_id=int(scope_id or 0))
     elif scope == RollupScope.LANE:
-        scans = scans.filter(cluster__lanes__id=scope_id)
+        scans = scans.filter(cluster__lanes__id=int(scope_id or 0))
     elif scope == RollupScope.POLICY:
-        scans = scans.filter(policy_id=scope_id)
+        scans = scans.filter(policy_id=int(scope_id or 0))
     return int(scans.aggregate(n=Sum("objects_desired"))["n"] or 0)
 
 
-def score(scope: str = RollupScope.FLEET, scope_id: int | None = None,
-          breakdown: int = 20) -> Score:
+def score(
+    scope: str = RollupScope.FLEET, scope_id: int | None = None, breakdown: int = 20
+) -> Score:
     """The scope's score now, with the findings that cost the most points."""
     findings = Finding.objects.filter(_scope_filter(scope, scope_id), status__in=COUNTED)
     counts = dict(findings.values_list("severity").annotate(n=Count("id")))
     objects = objects_in_scope(scope, scope_id)
     penalty = sum(WEIGHTS[s] * n for s, n in counts.items())
-    result = Score(_value(penalty, objects), objects, penalty,
-                   {level: counts.get(level, 0) for level in reversed(LEVELS)})
-    for finding in findings.select_related("cluster").order_by("-severity_rank",
-                                                                "-last_seen")[:breakdown]:
-        result.costs.append({"id": finding.pk, "severity": finding.severity,
-                             "kind": finding.kind, "namespace": finding.namespace,
-                             "name": finding.name, "cluster": finding.cluster.name,
-                             "points": round(result.points(finding.severity), 2)})
+    result = Score(
+        _value(penalty, objects),
+        objects,
+        penalty,
+        {level: counts.get(level, 0) for level in reversed(LEVELS)},
+    )
+    for finding in findings.select_related("cluster").order_by("-severity_rank", "-last_seen")[
+        :breakdown
+    ]:
+        result.costs.append(
+            {
+                "id": finding.pk,
+                "severity": finding.severity,
+                "kind": finding.kind,
+                "namespace": finding.namespace,
+                "name": finding.name,
+                "cluster": finding.cluster.name,
+                "points": round(result.points(finding.severity), 2),
+            }
+        )
     return result
 
 
@@ -129,26 +145,35 @@ def _durations(queryset: QuerySet[Finding], end: str, start: str) -> Timing:
             cursor.execute(
                 "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d)), "
                 "percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM d)), count(*) "
-                f"FROM ({sql}) AS durations", params)
+                f"FROM ({sql}) AS durations",
+                params,
+            )
             median, p90, count = cursor.fetchone()
         return Timing(median, p90, count)
     pairs = queryset.values_list(end, start)
     return _percentiles([(a - b).total_seconds() for a, b in pairs])
 
 
-def mttd(since: datetime, until: datetime, scope: str = RollupScope.FLEET,
-         scope_id: int | None = None) -> Timing:
+def mttd(
+    since: datetime, until: datetime, scope: str = RollupScope.FLEET, scope_id: int | None = None
+) -> Timing:
     """Time from the change to its detection, for findings detected in [since, until)."""
-    found = Finding.objects.filter(_scope_filter(scope, scope_id), first_seen__gte=since,
-                                   first_seen__lt=until, drift_started_at__isnull=False)
+    found = Finding.objects.filter(
+        _scope_filter(scope, scope_id),
+        first_seen__gte=since,
+        first_seen__lt=until,
+        drift_started_at__isnull=False,
+    )
     return _durations(found, "first_seen", "drift_started_at")
 
 
-def mttr(since: datetime, until: datetime, scope: str = RollupScope.FLEET,
-         scope_id: int | None = None) -> Timing:
+def mttr(
+    since: datetime, until: datetime, scope: str = RollupScope.FLEET, scope_id: int | None = None
+) -> Timing:
     """Time from detection to resolution, for findings resolved in [since, until)."""
-    found = Finding.objects.filter(_scope_filter(scope, scope_id), resolved_at__gte=since,
-                                   resolved_at__lt=until)
+    found = Finding.objects.filter(
+        _scope_filter(scope, scope_id), resolved_at__gte=since, resolved_at__lt=until
+    )
     return _durations(found, "resolved_at", "first_seen")
 
 
@@ -168,18 +193,24 @@ def rollup(day: date) -> int:
     fleet are sums of clusters.
     """
     start, end = _bounds(day)
-    open_at_end = Finding.objects.filter(first_seen__lt=end).filter(
-        Q(resolved_at__isnull=True) | Q(resolved_at__gte=end)).exclude(
-        status=FindingStatus.SUPPRESSED, suppressed_until__gte=end)
+    open_at_end = (
+        Finding.objects.filter(first_seen__lt=end)
+        .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=end))
+        .exclude(status=FindingStatus.SUPPRESSED, suppressed_until__gte=end)
+    )
     grouped: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for cluster_id, policy_id, severity, n in open_at_end.values_list(
-            "cluster_id", "policy_id", "severity").annotate(n=Count("id")):
+        "cluster_id", "policy_id", "severity"
+    ).annotate(n=Count("id")):
         grouped[RollupScope.CLUSTER, cluster_id][severity] += n
         if policy_id:
             grouped[RollupScope.POLICY, policy_id][severity] += n
     for name, field_name in (("opened", "first_seen"), ("resolved", "resolved_at")):
-        rows = Finding.objects.filter(**{f"{field_name}__gte": start, f"{field_name}__lt": end}) \
-            .values_list("cluster_id", "policy_id").annotate(n=Count("id"))
+        rows = (
+            Finding.objects.filter(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
+            .values_list("cluster_id", "policy_id")
+            .annotate(n=Count("id"))
+        )
         for cluster_id, policy_id, n in rows:
             grouped[RollupScope.CLUSTER, cluster_id][name] += n
             if policy_id:
@@ -195,45 +226,90 @@ def rollup(day: date) -> int:
     for cluster_id in clusters:
         for key, value in grouped.get((RollupScope.CLUSTER, cluster_id), {}).items():
             grouped[RollupScope.FLEET, 0][key] += value
-    names = {RollupScope.CLUSTER: clusters,
-             RollupScope.LANE: dict(Lane.objects.values_list("pk", "name")),
-             RollupScope.POLICY: dict(DriftPolicy.objects.values_list("pk", "name")),
-             RollupScope.FLEET: {0: "fleet"}}
+    names = {
+        RollupScope.CLUSTER: clusters,
+        RollupScope.LANE: dict(Lane.objects.values_list("pk", "name")),
+        RollupScope.POLICY: dict(DriftPolicy.objects.values_list("pk", "name")),
+        RollupScope.FLEET: {0: "fleet"},
+    }
     scopes = {(RollupScope.FLEET, 0)} | {(s, i) for s, ids in names.items() for i in ids}
-    rows = [_row(day, scope, scope_id, names[scope].get(scope_id, ""),
-                 grouped.get((scope, scope_id), {}), start, end)
-            for scope, scope_id in scopes]
+    written = [
+        _row(
+            day,
+            scope,
+            scope_id,
+            names[scope].get(scope_id, ""),
+            grouped.get((scope, scope_id), {}),
+            start,
+            end,
+        )
+        for scope, scope_id in scopes
+    ]
     with transaction.atomic():
         DailyRollup.objects.filter(day=day, generated=False).delete()
-        DailyRollup.objects.bulk_create(rows, update_conflicts=True,
-                                        unique_fields=["scope", "scope_id", "day"],
-                                        update_fields=_ROW_FIELDS)
-    return len(rows)
+        DailyRollup.objects.bulk_create(
+            written,
+            update_conflicts=True,
+            unique_fields=["scope", "scope_id", "day"],
+            update_fields=_ROW_FIELDS,
+        )
+    return len(written)
 
 
-_ROW_FIELDS = ["scope_name", "opened", "resolved", "open_critical", "open_high", "open_medium",
-               "open_low", "open_info", "objects_in_scope", "score", "mttd_median", "mttd_p90",
-               "mttr_median", "mttr_p90", "generated"]
+_ROW_FIELDS = [
+    "scope_name",
+    "opened",
+    "resolved",
+    "open_critical",
+    "open_high",
+    "open_medium",
+    "open_low",
+    "open_info",
+    "objects_in_scope",
+    "score",
+    "mttd_median",
+    "mttd_p90",
+    "mttr_median",
+    "mttr_p90",
+    "generated",
+]
 
 
-def _row(day: date, scope: str, scope_id: int, name: str, counts: dict[str, int],
-         start: datetime, end: datetime) -> DailyRollup:
+def _row(
+    day: date,
+    scope: str,
+    scope_id: int,
+    name: str,
+    counts: dict[str, int],
+    start: datetime,
+    end: datetime,
+) -> DailyRollup:
     objects = objects_in_scope(scope, scope_id if scope != RollupScope.FLEET else None)
     penalty = sum(WEIGHTS[s] * counts.get(s, 0) for s in LEVELS)
     detect = mttd(start, end, scope, scope_id)
     repair = mttr(start, end, scope, scope_id)
     return DailyRollup(
-        day=day, scope=scope, scope_id=scope_id, scope_name=name,
-        opened=counts.get("opened", 0), resolved=counts.get("resolved", 0),
-        open_critical=counts.get("critical", 0), open_high=counts.get("high", 0),
-        open_medium=counts.get("medium", 0), open_low=counts.get("low", 0),
-        open_info=counts.get("info", 0), objects_in_scope=objects,
-        score=_value(penalty, objects), mttd_median=detect.median, mttd_p90=detect.p90,
-        mttr_median=repair.median, mttr_p90=repair.p90)
+        day=day,
+        scope=scope,
+        scope_id=scope_id,
+        scope_name=name,
+        opened=counts.get("opened", 0),
+        resolved=counts.get("resolved", 0),
+        open_critical=counts.get("critical", 0),
+        open_high=counts.get("high", 0),
+        open_medium=counts.get("medium", 0),
+        open_low=counts.get("low", 0),
+        open_info=counts.get("info", 0),
+        objects_in_scope=objects,
+        score=_value(penalty, objects),
+        mttd_median=detect.median,
+        mttd_p90=detect.p90,
+        mttr_median=repair.median,
+        mttr_p90=repair.p90,
+    )
 
 
-def backfill(since: date, until: date | None = None,
-             progress: Any = None) -> int:
+def backfill(since: date, until: date | None = None, progress: Any = None) -> int:
     """Rollups for every day from ``since`` to ``until`` (today), oldest first."""
     until = until or timezone.localdate()
     days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
@@ -250,8 +326,9 @@ def first_finding_day() -> date | None:
     return timezone.localdate(first) if first else None
 
 
-def series(scope: str, scope_ids: Iterable[int] | None, since: date,
-           until: date | None = None) -> QuerySet[DailyRollup]:
+def series(
+    scope: str, scope_ids: Iterable[int] | None, since: date, until: date | None = None
+) -> QuerySet[DailyRollup]:
     """Rollup rows for charts: one scope type, some or all of its members, a date range."""
     rows = DailyRollup.objects.filter(scope=scope, day__gte=since)
     if until is not None:
@@ -263,8 +340,12 @@ def series(scope: str, scope_ids: Iterable[int] | None, since: date,
 
 def most_recurrent(limit: int = 10) -> QuerySet[Finding]:
     """Open findings whose drift came back most often (occurrences counts episodes)."""
-    return Finding.objects.open().filter(occurrences__gt=1).select_related("cluster") \
+    return (
+        Finding.objects.open()
+        .filter(occurrences__gt=1)
+        .select_related("cluster")
         .order_by("-occurrences", "-last_seen")[:limit]
+    )
 
 
 def last_scan_of(clusters: QuerySet[Cluster]) -> dict[int, datetime | None]:

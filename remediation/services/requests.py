@@ -210,12 +210,19 @@ def _expire_if_due(request: RemediationRequest) -> None:
         publish("remediation.expired", payload(request))
 
 
+def _expire(request_id: int) -> None:
+    """Expire a request past its time in a transaction of its own, so that the refusal
+    that follows does not roll the expiry back."""
+    with transaction.atomic():
+        _expire_if_due(_locked(request_id))
+
+
 def approve(request_id: int, user: Any, comment: str = "") -> RemediationRequest:
     """Record one approval; the last one needed approves the plan and queues it."""
+    _expire(request_id)
     with transaction.atomic():
         request = _locked(request_id)
         check(user, Action.DECIDE_REMEDIATION, request)
-        _expire_if_due(request)
         if request.status != RequestStatus.PENDING:
             raise InvalidTransition(
                 f"request #{request.pk} is {request.status}; only a request "
@@ -234,10 +241,10 @@ def reject(request_id: int, user: Any, comment: str) -> RemediationRequest:
     """Any rejection ends the request; nothing reaches the cluster."""
     if not comment.strip():
         raise DomainError("say why: a rejection needs a comment")
+    _expire(request_id)
     with transaction.atomic():
         request = _locked(request_id)
         check(user, Action.DECIDE_REMEDIATION, request)
-        _expire_if_due(request)
         if request.status not in (RequestStatus.PENDING, RequestStatus.APPROVED):
             raise InvalidTransition(
                 f"request #{request.pk} is {request.status}; it can no longer be rejected"
@@ -297,9 +304,8 @@ def expire_due() -> int:
     ).values_list("pk", flat=True):
         with transaction.atomic():
             request = _locked(request_id)
-            before = request.status
-            _expire_if_due(request)
-            expired += request.status != before
+            _expire_if_due(request)  # re-checked under the lock
+            expired += request.status == RequestStatus.EXPIRED
     return expired
 
 

@@ -1,0 +1,324 @@
+"""The demo's story: two lanes, two local clusters, a Git repository of real manifests,
+live edits by different hands, remediations in every state, and 30 days of history.
+
+Imported by scripts/demo after Django is set up. Seeding runs once (a marker in var/);
+everything it does goes through the product's own services, as a user would.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFESTS = ROOT / "scripts" / "demo.d" / "manifests"
+DEVCLUSTER = str(ROOT / "scripts" / "devcluster")
+NAMESPACE = "shop"
+
+
+def say(text: str) -> None:
+    print(f"demo: {text}", flush=True)
+
+
+def kubectl(cluster: str, *args: str, env: dict[str, str] | None = None) -> None:
+    import os
+
+    subprocess.run(
+        [DEVCLUSTER, "kubectl", "--name", cluster, "--", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def kubeconfig(cluster: str, user: str) -> str:
+    return subprocess.run(
+        [DEVCLUSTER, "kubeconfig", "--name", cluster, "--user", user],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def make_repository(target: Path) -> Path:
+    """A Git repository holding the shop's manifests, as the delivery team keeps them."""
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "k8s").mkdir(parents=True)
+    for item in MANIFESTS.iterdir():
+        if item.is_dir():
+            shutil.copytree(item, target / "k8s" / item.name)
+        elif item.suffix == ".yaml":
+            shutil.copy(item, target / "k8s" / item.name)
+    # Kubernetes 1.20's server-side apply (what a sync does) needs the protocol of every
+    # Service port; the published corpus leaves it to the default.
+    for path in (target / "k8s").rglob("*.yaml"):
+        documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        for doc in documents:
+            if doc.get("kind") == "Service":
+                for port in doc["spec"].get("ports", []):
+                    port.setdefault("protocol", "TCP")
+        path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    git = [
+        "git",
+        "-C",
+        str(target),
+        "-c",
+        "user.name=Delivery Team",
+        "-c",
+        "user.email=delivery@shop.example",
+    ]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "The shop, as released"], check=True)
+    return target
+
+
+def configuration(repository: Path) -> list[dict[str, Any]]:
+    api = "driftcontrol.io/v1alpha1"
+    return [
+        {
+            "apiVersion": api,
+            "kind": "Lane",
+            "metadata": {"name": "controlled"},
+            "spec": {
+                "description": "production: changes go through approvals",
+                "namespaces": [NAMESPACE],
+                "branches": ["main"],
+                "identities": ["system:serviceaccount:gitops:deployer"],
+            },
+        },
+        {
+            "apiVersion": api,
+            "kind": "Lane",
+            "metadata": {"name": "fast"},
+            "spec": {
+                "description": "automated, low risk",
+                "namespaces": [NAMESPACE],
+                "branches": ["main"],
+            },
+        },
+        {
+            "apiVersion": api,
+            "kind": "Cluster",
+            "metadata": {"name": "east", "labels": {"region": "eu", "tier": "production"}},
+            "spec": {
+                "kubeconfig": kubeconfig("east", "driftcontrol-scanner"),
+                "lanes": ["controlled"],
+            },
+        },
+        {
+            "apiVersion": api,
+            "kind": "Cluster",
+            "metadata": {"name": "west", "labels": {"region": "us", "tier": "staging"}},
+            "spec": {"kubeconfig": kubeconfig("west", "driftcontrol-scanner"), "lanes": ["fast"]},
+        },
+        {
+            "apiVersion": api,
+            "kind": "GitSource",
+            "metadata": {"name": "shop"},
+            "spec": {
+                "url": str(repository),
+                "ref": "main",
+                "path": "k8s",
+                "hookSecret": "demo-hook-secret",
+            },
+        },
+        {
+            "apiVersion": api,
+            "kind": "DriftPolicy",
+            "metadata": {"name": "shop-production"},
+            "spec": {
+                "description": "The shop in production: detect, people decide.",
+                "source": "shop",
+                "clusters": {"selector": {"matchLabels": {"region": "eu"}}},
+                "namespace": NAMESPACE,
+                "namespaces": {"include": [NAMESPACE]},
+                "interval": "2m",
+                "mode": "detect-only",
+                "remediation": {"strategy": "sync", "autoRemediateUpTo": "none"},
+            },
+        },
+        {
+            "apiVersion": api,
+            "kind": "DriftPolicy",
+            "metadata": {"name": "shop-staging"},
+            "spec": {
+                "description": "Staging heals itself up to low severity.",
+                "source": "shop",
+                "clusters": {"names": ["west"]},
+                "namespace": NAMESPACE,
+                "namespaces": {"include": [NAMESPACE]},
+                "interval": "2m",
+                "mode": "enforce",
+                "undeclaredFields": "report",
+                "remediation": {"strategy": "sync", "autoRemediateUpTo": "low"},
+            },
+        },
+    ]
+
+
+def live_edits() -> None:
+    """What people and tools do to clusters behind Git's back."""
+    kubectl(
+        "east",
+        "set",
+        "image",
+        "-n",
+        NAMESPACE,
+        "deployment/frontend",
+        "server=gcr.io/google-samples/microservices-demo/frontend:v0.8.0-hotfix",
+    )
+    kubectl("east", "scale", "-n", NAMESPACE, "deployment/web", "--replicas=6")
+    kubectl(
+        "east",
+        "patch",
+        "-n",
+        NAMESPACE,
+        "rolebinding",
+        "deployers",
+        "--type=json",
+        "-p",
+        '[{"op":"add","path":"/subjects/-","value":{"kind":"User","name":"contractor",'
+        '"apiGroup":"rbac.authorization.k8s.io"}}]',
+    )
+    kubectl(
+        "east",
+        "patch",
+        "-n",
+        NAMESPACE,
+        "configmap",
+        "shop-settings",
+        "--type=merge",
+        "-p",
+        '{"data":{"currency":"USD"}}',
+        "--field-manager=helm-hotfix",
+    )
+    kubectl("east", "delete", "-n", NAMESPACE, "service/redis-cart")
+    kubectl(
+        "west",
+        "edit",
+        "-n",
+        NAMESPACE,
+        "deployment/emailservice",
+        env={"KUBE_EDITOR": 'sed -i s/"8080"/"8081"/'},
+    )
+    kubectl("west", "label", "-n", NAMESPACE, "deployment/adservice", "owner=night-shift")
+
+
+def remediations() -> None:
+    """One request per ending people see: succeeded, rejected, and one waiting."""
+    from drift.models import Finding
+    from remediation import services
+
+    users = get_user_model().objects
+    operator, approver, admin = (users.get(username=n) for n in ("operator", "approver", "admin"))
+    east = Finding.objects.open().filter(cluster__name="east")
+    frontend = east.get(name="frontend", type="modified")
+    done = services.request_remediation(
+        [frontend], "sync", operator, "Hotfix image was never merged; back to the release"
+    )
+    services.approve(done.pk, approver, "Confirmed with the frontend team")
+    services.execute(done.pk)
+    settings_map = east.get(name="shop-settings", type="modified")
+    refused = services.request_remediation(
+        [settings_map], "sync", operator, "Currency should follow Git"
+    )
+    services.reject(refused.pk, approver, "USD is intentional until the 1.5 release")
+    binding = east.get(name="deployers", type="modified")
+    waiting = services.request_remediation(
+        [binding], "sync", operator, "An unknown subject was added to deployers"
+    )
+    services.approve(waiting.pk, admin, "Nobody asked for this access")
+
+
+def history(days: int = 30) -> int:
+    """Thirty days of daily rollups, marked as generated for the demo (never measured)."""
+    from drift.models import Cluster, DailyRollup, DriftPolicy, Lane, RollupScope
+
+    rng = random.Random(20261130)
+    today = timezone.localdate()
+    scopes = [(RollupScope.FLEET, 0, "fleet")]
+    scopes += [(RollupScope.CLUSTER, c.pk, c.name) for c in Cluster.objects.all()]
+    scopes += [(RollupScope.LANE, lane.pk, lane.name) for lane in Lane.objects.all()]
+    scopes += [(RollupScope.POLICY, p.pk, p.name) for p in DriftPolicy.objects.all()]
+    rows = []
+    for scope, scope_id, name in scopes:
+        size = 2.0 if scope == RollupScope.FLEET else 1.0
+        open_now = {"critical": 1, "high": 4, "medium": 6, "low": 3, "info": 0}
+        for back in range(days, 0, -1):
+            opened = rng.randint(0, int(5 * size))
+            resolved = rng.randint(0, int(5 * size))
+            for level in ("critical", "high", "medium", "low"):
+                open_now[level] = max(0, open_now[level] + rng.choice((-1, 0, 0, 1)))
+            penalty = sum(n * w for n, w in zip(open_now.values(), (10, 5, 2, 1, 0), strict=True))
+            objects = int(49 * size)
+            rows.append(
+                DailyRollup(
+                    day=today - timedelta(days=back),
+                    scope=scope,
+                    scope_id=scope_id,
+                    scope_name=name,
+                    opened=opened,
+                    resolved=resolved,
+                    open_critical=open_now["critical"],
+                    open_high=open_now["high"],
+                    open_medium=open_now["medium"],
+                    open_low=open_now["low"],
+                    open_info=0,
+                    objects_in_scope=objects,
+                    score=round(max(0.0, 100 * (1 - penalty / (10 * objects))), 1),
+                    mttd_median=rng.uniform(2, 40),
+                    mttd_p90=rng.uniform(40, 180),
+                    mttr_median=rng.uniform(600, 7200),
+                    mttr_p90=rng.uniform(7200, 36000),
+                    generated=True,
+                )
+            )
+    with transaction.atomic():
+        DailyRollup.objects.filter(generated=True).delete()
+        DailyRollup.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def seed() -> None:
+    """The whole story, once: later starts keep what is there (and what you did)."""
+    from drift.models import Cluster, DriftPolicy
+    from drift.services import analytics, clusters, declarative, scanning
+
+    marker = Path(settings.VAR_DIR) / "demo-seeded"
+    if marker.exists() and Cluster.objects.filter(name="west").exists():
+        say("demo data already in place (delete var/ to start over)")
+        return
+    subprocess.run([DEVCLUSTER, "start", "--name", "west"], check=True)
+    say("creating the shop's Git repository and deploying it to east and west")
+    repository = make_repository(Path(settings.VAR_DIR) / "demo" / "deploy")
+    namespace = repository.parent / "namespace.yaml"
+    namespace.write_text(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NAMESPACE}}}\n")
+    for cluster in ("east", "west"):
+        kubectl(cluster, "apply", "-f", str(namespace))
+        kubectl(cluster, "apply", "-n", NAMESPACE, "-R", "-f", str(repository / "k8s"))
+    say("registering lanes, clusters, the Git source and two policies")
+    declarative.apply(configuration(repository), "system:demo")
+    say("editing live objects the way people do, then scanning")
+    live_edits()
+    for policy in DriftPolicy.objects.all():
+        for cluster in clusters.targets(policy):
+            queued, _ = scanning.request(policy, cluster, enqueue=False)
+            scanning.run(queued.pk)
+    say("remediations: one succeeded, one rejected, one waiting for a second approver")
+    remediations()
+    say(f"{history()} rows of generated trend history (30 days, marked as generated)")
+    analytics.rollup(timezone.localdate())
+    marker.write_text(timezone.now().isoformat())
