@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from drift.models import Cluster, DriftPolicy, GitSource, Lane
-from drift.services.declarative import API_VERSION
+from drift.services.documents import API_VERSION
 
 
 def _document(

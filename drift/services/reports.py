@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from drift.models import Finding, Scan, ScanStatus
-from drift.services.declarative import API_VERSION
+from drift.services.documents import API_VERSION
 
 
 def phase(scan: Scan) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -19,10 +18,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from drift import git, kube
-from drift.engine import normalize
 from drift.engine.compare import compare
-from drift.engine.normalize import ObjectKey, key_of, split_api_version
-from drift.engine.policy import EnginePolicy
+from drift.engine.normalize import ObjectKey, key_of
 from drift.models import (
     DriftPolicy,
     FindingType,
@@ -30,9 +27,8 @@ from drift.models import (
     Scan,
     ScanStatus,
     ScanTrigger,
-    UndeclaredFields,
 )
-from drift.services import clusters, desired, ledger
+from drift.services import clusters, desired, evidence, ledger
 from driftcontrol import audit
 from driftcontrol.outbox import publish
 
@@ -42,31 +38,6 @@ log = logging.getLogger(__name__)
 SCAN_STALE_AFTER = timedelta(minutes=10)
 # A queued scan whose message was lost (broker restarted) is sent again after this.
 QUEUED_RESEND_AFTER = timedelta(minutes=5)
-
-# Kinds that churn by design or belong to the control plane: never "unmanaged" unless a
-# policy names them in kinds.include.
-NOISY_KINDS = frozenset(
-    {
-        "Event",
-        "Endpoints",
-        "EndpointSlice",
-        "Lease",
-        "ControllerRevision",
-        "Pod",
-        "ReplicaSet",
-        "Job",
-        "ComponentStatus",
-        "Node",
-        "CSINode",
-        "CertificateSigningRequest",
-        "APIService",
-        "TokenReview",
-        "SubjectAccessReview",
-        "SelfSubjectAccessReview",
-        "Binding",
-    }
-)
-SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"})
 
 
 def request(
@@ -143,27 +114,6 @@ def _fail(scan: Scan, reason: str) -> None:
         )
 
 
-def engine_policy(policy: DriftPolicy) -> EnginePolicy:
-    return EnginePolicy.from_documents(
-        ignore=policy.ignore_rules,
-        severity=policy.severity_rules,
-        gitops_managers=policy.gitops_managers,
-        trusted_managers=policy.trusted_managers,
-        report_undeclared=policy.undeclared_fields == UndeclaredFields.REPORT,
-    )
-
-
-@dataclass
-class LiveState:
-    """What was read from the cluster, and which kinds were read completely."""
-
-    objects: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)
-    read: set[tuple[str, str]] = field(default_factory=set)  # (group, kind)
-    failures: list[str] = field(default_factory=list)
-    # Autoscalers own replicas wherever they are, in the policy's scope or not.
-    autoscalers: list[dict[str, Any]] = field(default_factory=list)
-
-
 class _Scanner:
     def __init__(self, scan: Scan) -> None:
         self.scan, self.policy, self.cluster = scan, scan.policy, scan.cluster
@@ -191,13 +141,13 @@ class _Scanner:
         revision = _read_source(policy.source)
         state = desired.for_cluster(revision, policy, discovery, hasher)
         scope = desired.Scope.of(policy)
-        resources = resources_to_read(policy, state, discovery, scope)
+        resources = evidence.resources_to_read(policy, state, discovery, scope)
         total = len(resources) + len(state.objects)
         self.progress(0, total, force=True)
         live = self.read_live(connection, resources, scope, total)
         versions = {(r.group, r.kind): r.api_version for r in resources}
-        targets = hpa_targets(state, live)
-        rules = engine_policy(policy)
+        targets = evidence.hpa_targets(state, live)
+        rules = evidence.engine_policy(policy)
         observations: list[ledger.Observation] = []
         for done, (key, obj) in enumerate(state.objects.items(), start=len(resources) + 1):
             self.progress(done, total)
@@ -214,7 +164,7 @@ class _Scanner:
                     else None
                 )
             if found is None:
-                observations.append(missing(key, obj, rules, hasher))
+                observations.append(evidence.missing(key, obj, rules, hasher))
                 continue
             extra = ("/spec/replicas",) if key in targets else ()
             drift = compare(obj, found, rules, hasher, extra)
@@ -233,7 +183,7 @@ class _Scanner:
                     )
                 )
         if policy.detect_unmanaged and state.complete:
-            observations += unmanaged(state, live, scope, rules, hasher)
+            observations += evidence.unmanaged(state, live, scope, rules, hasher)
 
         def known(key: ObjectKey) -> bool:
             return (key.group, key.kind) in live.read and (state.complete or key in state.objects)
@@ -247,8 +197,8 @@ class _Scanner:
         resources: list[kube.Resource],
         scope: desired.Scope,
         total: int,
-    ) -> LiveState:
-        live = LiveState()
+    ) -> evidence.LiveState:
+        live = evidence.LiveState()
         namespaces = scope.listed_namespaces()
         for done, resource in enumerate(resources, start=1):
             self.progress(done, total)
@@ -274,7 +224,11 @@ class _Scanner:
         return live
 
     def finish(
-        self, state: desired.DesiredState, live: LiveState, outcome: ledger.Outcome, total: int
+        self,
+        state: desired.DesiredState,
+        live: evidence.LiveState,
+        outcome: ledger.Outcome,
+        total: int,
     ) -> None:
         scan = self.scan
         problems = [str(error) for error in state.errors] + live.failures
@@ -301,34 +255,6 @@ class _Scanner:
         scan.save()
 
 
-def resources_to_read(
-    policy: DriftPolicy,
-    state: desired.DesiredState,
-    discovery: kube.Discovery,
-    scope: desired.Scope,
-) -> list[kube.Resource]:
-    """One resource per (group, kind): in the version Git declares it (the first one, if Git
-    uses several; those declared in another version are read one by one)."""
-    chosen: dict[tuple[str, str], kube.Resource] = {}
-    for api_version, kind in sorted(state.kinds()):
-        resource = discovery.find(api_version, kind)
-        if resource is not None:
-            chosen.setdefault((resource.group, kind), resource)
-    if policy.detect_unmanaged:
-        for resource in discovery.listable():
-            explicitly = resource.kind in scope.kinds_include
-            if not scope.kind_in_scope(resource.kind) or (
-                resource.kind in NOISY_KINDS and not explicitly
-            ):
-                continue
-            chosen.setdefault((resource.group, resource.kind), resource)
-    if any(kind in SCALABLE_KINDS for _, kind in chosen):
-        hpa = discovery.preferred.get(("autoscaling", "HorizontalPodAutoscaler"))
-        if hpa is not None:
-            chosen.setdefault((hpa.group, hpa.kind), hpa)
-    return list(chosen.values())
-
-
 def _read_source(source: GitSource) -> desired.Revision:
     try:
         revision = desired.read_revision(source)
@@ -339,108 +265,6 @@ def _read_source(source: GitSource) -> desired.Revision:
         last_revision=revision.sha, last_fetched_at=timezone.now(), last_error=""
     )
     return revision
-
-
-def hpa_targets(state: desired.DesiredState, live: LiveState) -> set[ObjectKey]:
-    """Objects whose replicas an autoscaler owns, from declared and live autoscalers."""
-    autoscalers: list[dict[str, Any]] = [
-        o.manifest for o in state.objects.values() if o.key.kind == "HorizontalPodAutoscaler"
-    ]
-    autoscalers += live.autoscalers
-    targets = set()
-    for autoscaler in autoscalers:
-        ref = (autoscaler.get("spec") or {}).get("scaleTargetRef") or {}
-        if ref.get("kind") and ref.get("name"):
-            group, _ = split_api_version(str(ref.get("apiVersion", "")))
-            namespace = (autoscaler.get("metadata") or {}).get("namespace", "")
-            targets.add(ObjectKey(group, ref["kind"], namespace, ref["name"]))
-    return targets
-
-
-def missing(
-    key: ObjectKey,
-    obj: normalize.DesiredObject,
-    rules: EnginePolicy,
-    hasher: normalize.SecretHasher,
-) -> ledger.Observation:
-    manifest = normalize.redacted(obj.manifest, hasher)
-    return ledger.Observation(
-        key,
-        obj.api_version,
-        FindingType.MISSING,
-        rules.level(key, None),
-        {
-            "paths": [],
-            "fields": [],
-            "desired": manifest,
-            "patch": [{"op": "add", "path": "", "value": manifest}],
-        },
-        [],
-        None,
-        obj.source,
-    )
-
-
-def unmanaged(
-    state: desired.DesiredState,
-    live: LiveState,
-    scope: desired.Scope,
-    rules: EnginePolicy,
-    hasher: normalize.SecretHasher,
-) -> list[ledger.Observation]:
-    found = []
-    for key, obj in live.objects.items():
-        if key in state.objects or (key.group, key.kind) not in live.read:
-            continue
-        if (
-            key.kind in NOISY_KINDS
-            and key.kind not in scope.kinds_include
-            or _belongs_to_the_system(obj)
-        ):
-            continue
-        managers = [
-            m
-            for m in (obj.get("metadata") or {}).get("managedFields") or []
-            if m.get("manager") not in rules.trusted_managers
-        ]
-        found.append(
-            ledger.Observation(
-                key,
-                str(obj.get("apiVersion", "")),
-                FindingType.UNMANAGED,
-                rules.level(key, None),
-                {
-                    "paths": [],
-                    "fields": [],
-                    "live": normalize.redacted(obj, hasher),
-                    "patch": [{"op": "remove", "path": ""}],
-                },
-                [
-                    {
-                        "manager": m.get("manager", ""),
-                        "operation": m.get("operation", ""),
-                        "time": m.get("time", ""),
-                    }
-                    for m in managers
-                ],
-                live=obj,
-            )
-        )
-    return found
-
-
-def _belongs_to_the_system(obj: dict[str, Any]) -> bool:
-    """Objects Kubernetes creates by itself or that a controller owns."""
-    metadata = obj.get("metadata") or {}
-    name, kind = metadata.get("name", ""), obj.get("kind")
-    return (
-        bool(metadata.get("ownerReferences"))
-        or (kind == "ServiceAccount" and name == "default")
-        or (kind == "ConfigMap" and name == "kube-root-ca.crt")
-        or (kind == "Secret" and obj.get("type") == "kubernetes.io/service-account-token")
-        or name.startswith("system:")
-        or (metadata.get("labels") or {}).get("kubernetes.io/bootstrapping") == "rbac-defaults"
-    )
 
 
 def dispatch_due() -> int:

@@ -14,10 +14,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from drift.models import Finding, FindingStatus
 from driftcontrol import audit
 from driftcontrol.exceptions import DomainError, NotFound
 from driftcontrol.permissions import Action, check
-from drift.models import Finding, FindingStatus
 
 MAX_SUPPRESSION = timedelta(days=180)
 
@@ -43,8 +43,9 @@ def acknowledge(ids: Iterable[int], user: Any, comment: str = "") -> Outcome:
                 continue
             finding.status, finding.status_reason = FindingStatus.ACKNOWLEDGED, comment
             finding.acknowledged_by, finding.acknowledged_at = user, timezone.now()
-            finding.save(update_fields=["status", "status_reason", "acknowledged_by",
-                                        "acknowledged_at"])
+            finding.save(
+                update_fields=["status", "status_reason", "acknowledged_by", "acknowledged_at"]
+            )
             audit.record(user, "finding.acknowledged", finding, {"comment": comment})
             outcome.changed.append(finding)
     return outcome
@@ -69,8 +70,7 @@ def suppress(ids: Iterable[int], user: Any, reason: str, until: datetime) -> Out
             finding.status, finding.status_reason = FindingStatus.SUPPRESSED, reason
             finding.suppressed_until = until
             finding.save(update_fields=["status", "status_reason", "suppressed_until"])
-            audit.record(user, "finding.suppressed", finding,
-                         {"reason": reason, "until": until})
+            audit.record(user, "finding.suppressed", finding, {"reason": reason, "until": until})
             outcome.changed.append(finding)
     return outcome
 
@@ -91,8 +91,7 @@ def reopen(ids: Iterable[int], user: Any) -> Outcome:
 
 
 def _reopen(finding: Finding) -> None:
-    finding.status, finding.status_reason, finding.suppressed_until = \
-        FindingStatus.OPEN, "", None
+    finding.status, finding.status_reason, finding.suppressed_until = FindingStatus.OPEN, "", None
     finding.save(update_fields=["status", "status_reason", "suppressed_until"])
 
 
@@ -101,7 +100,8 @@ def end_expired_suppressions() -> int:
     ended = 0
     with transaction.atomic():
         for finding in Finding.objects.select_for_update().filter(
-                status=FindingStatus.SUPPRESSED, suppressed_until__lte=timezone.now()):
+            status=FindingStatus.SUPPRESSED, suppressed_until__lte=timezone.now()
+        ):
             _reopen(finding)
             audit.record("system:triage", "finding.suppression_ended", finding, {})
             ended += 1
@@ -117,8 +117,7 @@ def link_ticket(finding_id: int, user: Any, ticket_id: str, url: str = "") -> Fi
         if (finding.ticket_id, finding.ticket_url) != (ticket_id, url):
             finding.ticket_id, finding.ticket_url = ticket_id[:200], url[:500]
             finding.save(update_fields=["ticket_id", "ticket_url"])
-            audit.record(user, "finding.ticket_linked", finding,
-                         {"ticket": ticket_id, "url": url})
+            audit.record(user, "finding.ticket_linked", finding, {"ticket": ticket_id, "url": url})
     return finding
 
 

@@ -24,7 +24,7 @@ from drift.engine.compare import compare
 from drift.engine.normalize import ObjectKey, SecretHasher, key_of
 from drift.engine.policy import EnginePolicy
 from drift.models import Cluster, DriftPolicy, Finding, FindingType, GitSource
-from drift.services import clusters, desired, ledger, scanning
+from drift.services import clusters, desired, evidence, ledger
 from driftcontrol.services.system_status import WATCHER_PREFIX
 from driftcontrol.services.workers import record_heartbeat
 
@@ -59,7 +59,7 @@ class PairWatch:
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.hasher: SecretHasher = desired.secret_hasher()
-        self.rules: EnginePolicy = scanning.engine_policy(policy)
+        self.rules: EnginePolicy = evidence.engine_policy(policy)
         self.scope = desired.Scope.of(policy)
         self.state: desired.DesiredState | None = None
         self.targets: set[ObjectKey] = set()
@@ -86,7 +86,7 @@ class PairWatch:
             if self.state is not None and self.state.revision == revision.sha:
                 return False
             self.state = desired.for_cluster(revision, self.policy, self.discovery, self.hasher)
-            self.targets = scanning.hpa_targets(self.state, scanning.LiveState())
+            self.targets = evidence.hpa_targets(self.state, evidence.LiveState())
         log.info(
             "%s: desired state at %s (%d objects)",
             self.name,
@@ -122,7 +122,7 @@ class PairWatch:
 
     def resources(self) -> list[kube.Resource]:
         assert self.state is not None
-        return scanning.resources_to_read(self.policy, self.state, self.discovery, self.scope)
+        return evidence.resources_to_read(self.policy, self.state, self.discovery, self.scope)
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -276,7 +276,7 @@ class PairWatch:
             return  # listed in another version than Git's; the scheduled scan reads it right
         if event == "DELETED":
             if declared is not None:
-                observations.append(scanning.missing(key, declared, self.rules, self.hasher))
+                observations.append(evidence.missing(key, declared, self.rules, self.hasher))
         elif declared is not None:
             extra = ("/spec/replicas",) if key in targets else ()
             drift = compare(declared, obj, self.rules, self.hasher, extra)
@@ -295,8 +295,8 @@ class PairWatch:
                     )
                 )
         else:
-            live = scanning.LiveState(objects={key: obj}, read={(key.group, key.kind)})
-            observations += scanning.unmanaged(state, live, self.scope, self.rules, self.hasher)
+            live = evidence.LiveState(objects={key: obj}, read={(key.group, key.kind)})
+            observations += evidence.unmanaged(state, live, self.scope, self.rules, self.hasher)
         if not observations and key not in self.open_keys:
             return  # clean, and nothing open to resolve: no transaction needed
         outcome = ledger.record(

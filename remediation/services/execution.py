@@ -26,7 +26,7 @@ from drift.engine.compare import compare
 from drift.engine.normalize import DesiredObject, ObjectKey
 from drift.engine.windows import is_open
 from drift.models import ObjectSnapshot, RemediationStrategy, SnapshotReason
-from drift.services import clusters, desired, ledger, scanning, snapshots
+from drift.services import clusters, desired, evidence, ledger, snapshots
 from drift.services.desired import secret_hasher
 from driftcontrol import audit
 from driftcontrol.outbox import publish
@@ -125,7 +125,7 @@ class _Executor:
                 self.discovery,
                 secret_hasher(),
             )
-            self._targets = scanning.hpa_targets(self._desired, scanning.LiveState())
+            self._targets = evidence.hpa_targets(self._desired, evidence.LiveState())
         return self._desired
 
     def target(self, step: RemediationStep) -> _Target:
@@ -168,7 +168,7 @@ class _Executor:
             drift = compare(
                 target.declared,
                 live,
-                scanning.engine_policy(policy),
+                evidence.engine_policy(policy),
                 secret_hasher(),
                 target.ignores,
             )
