@@ -139,7 +139,8 @@ def _copy_findings(
         buffer.seek(0)
         with connection.cursor() as cursor:
             cursor.copy_expert(
-                f"COPY drift_finding ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '')",
+                f"COPY drift_finding ({', '.join(columns)}) FROM STDIN WITH "
+                r"(FORMAT csv, NULL '\N')",
                 buffer,
             )
         buffer.seek(0)
@@ -177,7 +178,7 @@ def _copy_findings(
                 "[]",
                 first_seen.isoformat(),
                 last_seen.isoformat(),
-                resolved.isoformat() if resolved else "",
+                resolved.isoformat() if resolved else r"\N",  # NULL: "" is an empty string
                 started.isoformat(),
                 1 + int(rng.expovariate(1.5)),
                 "",

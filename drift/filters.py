@@ -16,32 +16,48 @@ OPEN = "open-any"  # open, acknowledged or suppressed: the working set
 
 class FindingFilter(django_filters.FilterSet):
     cluster = django_filters.CharFilter(field_name="cluster__name", label="Cluster")
-    lane = django_filters.CharFilter(field_name="cluster__lanes__name", label="Lane",
-                                     distinct=True)
+    lane = django_filters.CharFilter(field_name="cluster__lanes__name", label="Lane", distinct=True)
     policy = django_filters.CharFilter(field_name="policy__name", label="Policy")
     namespace = django_filters.CharFilter(label="Namespace")
     kind = django_filters.CharFilter(label="Kind")
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, label="Severity")
+    # distinct=False: these filter the row's own columns. django-filter's default DISTINCT
+    # makes PostgreSQL sort every match (13 ms -> 0.9 ms at a million findings without it).
+    severity = django_filters.MultipleChoiceFilter(
+        choices=Severity.choices, label="Severity", distinct=False
+    )
     min_severity = django_filters.ChoiceFilter(
-        choices=Severity.choices, method="filter_min_severity", label="At least")
-    type = django_filters.MultipleChoiceFilter(choices=FindingType.choices, label="Type")
+        choices=Severity.choices, method="filter_min_severity", label="At least"
+    )
+    type = django_filters.MultipleChoiceFilter(
+        choices=FindingType.choices, label="Type", distinct=False
+    )
     status = django_filters.MultipleChoiceFilter(
-        choices=[(OPEN, "Not resolved"), *FindingStatus.choices], method="filter_status",
-        label="Status")
+        choices=[(OPEN, "Not resolved"), *FindingStatus.choices],
+        method="filter_status",
+        label="Status",
+    )
     ticket = django_filters.CharFilter(field_name="ticket_id", label="Ticket")
     q = django_filters.CharFilter(method="filter_text", label="Search")
     ordering = django_filters.OrderingFilter(
-        fields=(("last_seen", "last_seen"), ("first_seen", "first_seen"),
-                ("severity_rank", "severity"), ("kind", "kind"), ("name", "name"),
-                ("namespace", "namespace"), ("occurrences", "occurrences")),
-        label="Sort")
+        fields=(
+            ("last_seen", "last_seen"),
+            ("first_seen", "first_seen"),
+            ("severity_rank", "severity"),
+            ("kind", "kind"),
+            ("name", "name"),
+            ("namespace", "namespace"),
+            ("occurrences", "occurrences"),
+        ),
+        label="Sort",
+    )
 
     class Meta:
         model = Finding
         fields: list[str] = []
 
-    def filter_status(self, queryset: QuerySet[Finding], name: str,
-                      values: list[str]) -> QuerySet[Finding]:
+    def filter_status(
+        self, queryset: QuerySet[Finding], name: str, values: list[str]
+    ) -> QuerySet[Finding]:
         if not values:
             return queryset
         wanted = set(values)
@@ -52,23 +68,27 @@ class FindingFilter(django_filters.FilterSet):
             return queryset.open()  # type: ignore[attr-defined,no-any-return]
         return queryset.filter(status__in=wanted)
 
-    def filter_min_severity(self, queryset: QuerySet[Finding], name: str,
-                            value: str) -> QuerySet[Finding]:
+    def filter_min_severity(
+        self, queryset: QuerySet[Finding], name: str, value: str
+    ) -> QuerySet[Finding]:
         return queryset.filter(severity_rank__gte=rank(value)) if value in LEVELS else queryset
 
-    def filter_text(self, queryset: QuerySet[Finding], name: str,
-                    value: str) -> QuerySet[Finding]:
+    def filter_text(self, queryset: QuerySet[Finding], name: str, value: str) -> QuerySet[Finding]:
         text = value.strip()
         if not text:
             return queryset
-        return queryset.filter(Q(name__icontains=text) | Q(namespace__icontains=text)
-                               | Q(kind__icontains=text) | Q(ticket_id__iexact=text))
+        return queryset.filter(
+            Q(name__icontains=text)
+            | Q(namespace__icontains=text)
+            | Q(kind__icontains=text)
+            | Q(ticket_id__iexact=text)
+        )
 
 
 class ScanFilter(django_filters.FilterSet):
     policy = django_filters.CharFilter(field_name="policy__name")
     cluster = django_filters.CharFilter(field_name="cluster__name")
-    status = django_filters.MultipleChoiceFilter(choices=ScanStatus.choices)
+    status = django_filters.MultipleChoiceFilter(choices=ScanStatus.choices, distinct=False)
     partial = django_filters.BooleanFilter()
 
     class Meta:
@@ -80,6 +100,5 @@ def default_findings(params: Any) -> dict[str, Any]:
     """The findings list opens on the working set, newest first."""
     data = params.copy()
     if "status" not in data:
-        data.setlist("status", [OPEN]) if hasattr(data, "setlist") else data.update(
-            status=[OPEN])
+        data.setlist("status", [OPEN]) if hasattr(data, "setlist") else data.update(status=[OPEN])
     return data

@@ -21,3 +21,23 @@ def dispatch_due() -> int:
 @shared_task(name="scans.reap", ignore_result=True)
 def reap() -> int:
     return scanning.reap()
+
+
+@shared_task(name="analytics.rollup_recent", ignore_result=True)
+def rollup_recent() -> int:
+    """Today's rollups so far, and yesterday's final ones."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from drift.services import analytics
+
+    today = timezone.localdate()
+    return analytics.rollup(today - timedelta(days=1)) + analytics.rollup(today)
+
+
+@shared_task(name="findings.end_expired_suppressions", ignore_result=True)
+def end_expired_suppressions() -> int:
+    from drift.services import triage
+
+    return triage.end_expired_suppressions()

@@ -7,7 +7,14 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from driftcontrol import audit
-from driftcontrol.models import AuditEvent, OutboxEvent, WorkerHeartbeat
+from driftcontrol.models import (
+    ApiToken,
+    AuditEvent,
+    OutboxEvent,
+    WebhookDelivery,
+    WebhookSubscription,
+    WorkerHeartbeat,
+)
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -67,3 +74,54 @@ class OutboxEventAdmin(ReadOnlyAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["hostname", "last_seen", "queues"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made with `drift token create` or the API (shown once); here they can
+    only be looked at and revoked."""
+
+    list_display = ["prefix", "name", "user", "scope", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["scope"]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = [f.name for f in ApiToken._meta.fields if f.name != "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        from driftcontrol import tokens
+
+        for token in queryset:
+            tokens.revoke(token.pk, request.user)
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    """Changed through the API or `drift webhook` (they check the target); read here."""
+
+    list_display = ["name", "url", "active", "event_types", "updated_at"]
+    list_filter = ["active"]
+    search_fields = ["name", "url"]
+    exclude = ["secret"]
+    readonly_fields = [f.name for f in WebhookSubscription._meta.fields if f.name != "secret"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "subscription",
+        "event_type",
+        "status",
+        "attempts",
+        "response_code",
+        "last_attempt_at",
+    ]
+    list_filter = ["status", "event_type", "subscription"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]

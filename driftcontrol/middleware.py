@@ -21,9 +21,12 @@ class DomainErrorMiddleware:
         if not isinstance(exception, DomainError):
             return None
         status = (
-            403 if isinstance(exception, NotAllowed)
-            else 404 if isinstance(exception, NotFound)
-            else 409 if isinstance(exception, InvalidTransition)
+            403
+            if isinstance(exception, NotAllowed)
+            else 404
+            if isinstance(exception, NotFound)
+            else 409
+            if isinstance(exception, InvalidTransition)
             else 400
         )
         template = {403: "errors/403.html", 404: "errors/404.html"}.get(

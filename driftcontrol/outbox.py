@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.utils import timezone
 
 from driftcontrol.models import OutboxEvent
 
@@ -27,3 +29,16 @@ def publish(event_type: str, payload: dict[str, Any]) -> OutboxEvent:
     body = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
     with transaction.atomic():
         return OutboxEvent.objects.create(event_type=event_type, payload=body)
+
+
+def prune(retention: timedelta) -> int:
+    """Delete events dispatched longer than ``retention`` ago, with their delivery logs;
+    an event with a delivery still being retried is kept. Returns the events deleted."""
+    from driftcontrol.models import DeliveryStatus
+
+    cutoff = timezone.now() - retention
+    old = OutboxEvent.objects.filter(dispatched_at__lt=cutoff).exclude(
+        deliveries__status=DeliveryStatus.PENDING
+    )
+    deleted, by_model = old.delete()
+    return by_model.get(OutboxEvent._meta.label, 0)

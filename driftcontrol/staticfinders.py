@@ -11,8 +11,9 @@ from django.contrib.staticfiles.finders import BaseFinder
 from django.core.files.storage import FileSystemStorage
 
 # Only the one file the dashboard needs, not the package's datasets and widget bundles.
-VENDORED = {"vendor/plotly/plotly.min.js": Path(plotly.__file__).parent / "package_data"
-                                           / "plotly.min.js"}
+VENDORED = {
+    "vendor/plotly/plotly.min.js": Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+}
 
 
 class VendoredFinder(BaseFinder):

@@ -4,6 +4,7 @@ from typing import Any
 
 from celery import shared_task
 
+from driftcontrol import webhooks
 from driftcontrol.services.workers import record_heartbeat
 
 
@@ -13,3 +14,35 @@ def heartbeat(self: Any) -> dict[str, Any]:
     queue = (self.request.delivery_info or {}).get("routing_key") or "default"
     beat = record_heartbeat(self.request.hostname or "unknown", [queue])
     return {"hostname": beat.hostname, "last_seen": beat.last_seen.isoformat()}
+
+
+@shared_task(name="webhooks.dispatch", ignore_result=True)
+def dispatch_webhooks() -> int:
+    """Beat, every few seconds: outbox events to deliveries, and due deliveries queued."""
+    return webhooks.dispatch()
+
+
+# Not acks_late: a worker lost mid-request leaves the delivery due again in the table, and
+# the next dispatch queues it; redelivering the message as well would only race with that.
+@shared_task(name="webhooks.deliver", ignore_result=True)
+def deliver_webhook(delivery_id: str) -> None:
+    webhooks.deliver(delivery_id)
+
+
+@shared_task(name="api.prune_idempotency", ignore_result=True)
+def prune_idempotency_records() -> int:
+    from driftcontrol.api.idempotency import prune
+
+    return prune()
+
+
+@shared_task(name="outbox.prune", ignore_result=True)
+def prune_outbox() -> int:
+    """Daily: dispatched events (and their delivery logs) older than the retention go."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from driftcontrol import outbox
+
+    return outbox.prune(timedelta(days=settings.OUTBOX_RETENTION_DAYS))

@@ -8,7 +8,6 @@ admin.site.site_header = "DriftControl administration"
 admin.site.site_title = "DriftControl admin"
 
 urlpatterns = [
-    path("", views.system_status, name="home"),
     path("system/", views.system_status, name="system-status"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -16,6 +15,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include("driftcontrol.api.urls")),
+    # The dashboard: "/" is the overview (drift.urls names it "home").
     path("", include("drift.urls")),
     path("", include("remediation.urls")),
 ]

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.dispatch import receiver
 
+from driftcontrol.queue import after_commit
 from drift.signals import findings_opened
 
 
@@ -17,6 +17,4 @@ def auto_remediate(
     from remediation import tasks
 
     if DriftPolicy.objects.filter(pk=policy_id, mode=PolicyMode.ENFORCE).exists():
-        transaction.on_commit(
-            lambda: tasks.auto_remediate.delay(policy_id, cluster_id, finding_ids)
-        )
+        after_commit(tasks.auto_remediate, policy_id, cluster_id, finding_ids)

@@ -204,18 +204,22 @@ MODELS: dict[str, Any] = {
 
 
 def apply(
-    documents: list[Any], actor: Any, bases: list[Path | None] | None = None
+    documents: list[Any],
+    actor: Any,
+    bases: list[Path | None] | None = None,
+    via: str = "drift apply",
 ) -> list[Applied]:
-    """Validate, then create or update everything in one transaction (audited)."""
+    """Validate, then create or update everything in one transaction (audited, saying
+    ``via`` which door the change came through)."""
     planned = plan(documents, bases)
     results: list[Applied] = []
     with transaction.atomic():
         for item in planned:
-            results.append(_write(item, actor))
+            results.append(_write(item, actor, via))
     return results
 
 
-def _write(item: Planned, actor: Any) -> Applied:
+def _write(item: Planned, actor: Any, via: str) -> Applied:
     model = MODELS[item.kind]
     values = dict(item.values)
     if item.kind == "DriftPolicy":
@@ -251,6 +255,6 @@ def _write(item: Planned, actor: Any) -> Applied:
             actor,
             f"{model._meta.model_name}.{action}",
             obj,
-            {"via": "drift apply", "changed": sorted(changed)},
+            {"via": via, "changed": sorted(changed)},
         )
     return Applied(item.kind, item.name, action)

@@ -31,6 +31,7 @@ from drift.models import (
 from drift.services import clusters, desired, evidence, ledger
 from driftcontrol import audit
 from driftcontrol.outbox import publish
+from driftcontrol.queue import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def request(
                 {"policy": policy.name, "cluster": cluster.name, "trigger": trigger},
             )
         if enqueue:
-            transaction.on_commit(lambda: tasks.run_scan.delay(scan.pk))
+            after_commit(tasks.run_scan, scan.pk)
     return scan, True
 
 

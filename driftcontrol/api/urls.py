@@ -1,4 +1,47 @@
+"""The REST API (/api/v1/): authentication, errors, pagination, schema, and the core
+resources (tokens, webhooks, audit events); drift and remediation add theirs."""
 
+from __future__ import annotations
 
-urlpatterns: list = [  # type: ignore[type-arg]
+from typing import Any
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from drift.api import routes as drift_routes
+from driftcontrol.api.audit import AuditEventViewSet
+from driftcontrol.api.me import MeView
+from driftcontrol.api.tokens import TokenViewSet
+from driftcontrol.api.views import RedocView, not_found
+from driftcontrol.api.webhooks import DeliveryViewSet, SubscriptionViewSet
+from remediation.api import routes as remediation_routes
+
+VIEWSETS: list[tuple[str, Any, str]] = [
+    ("tokens", TokenViewSet, "token"),
+    ("webhooks", SubscriptionViewSet, "webhook"),
+    ("webhook-deliveries", DeliveryViewSet, "webhook-delivery"),
+    ("audit-events", AuditEventViewSet, "audit-event"),
+    *drift_routes.VIEWSETS,
+    *remediation_routes.VIEWSETS,
+]
+
+router = SimpleRouter()
+for prefix, viewset, basename in VIEWSETS:
+    router.register(prefix, viewset, basename=basename)
+
+v1 = [
+    path("me/", MeView.as_view(), name="me"),
+    *drift_routes.VIEWS,
+    *router.urls,
+]
+
+app_name = "api"
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
+    # Anything else under /api/ answers in the API's error format, not with an HTML page.
+    re_path(r"^.*$", not_found, name="not-found"),
 ]

@@ -1,3 +1,3 @@
-from driftcontrol.cli import audit, health, keys, users
+from driftcontrol.cli import audit, health, keys, tokens, users, webhooks
 
-COMMANDS = [audit.GROUP, health.COMMAND, users.GROUP, keys.GROUP]
+COMMANDS = [audit.GROUP, health.COMMAND, users.GROUP, keys.GROUP, tokens.GROUP, webhooks.GROUP]

@@ -1,5 +1,19 @@
+from driftcontrol.models.api import IdempotencyRecord
 from driftcontrol.models.audit import AuditChainHead, AuditEvent
 from driftcontrol.models.outbox import OutboxEvent
 from driftcontrol.models.system import WorkerHeartbeat
+from driftcontrol.models.tokens import ApiToken, TokenScope
+from driftcontrol.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookSubscription
 
-__all__ = ["AuditChainHead", "AuditEvent", "OutboxEvent", "WorkerHeartbeat"]
+__all__ = [
+    "ApiToken",
+    "AuditChainHead",
+    "AuditEvent",
+    "DeliveryStatus",
+    "IdempotencyRecord",
+    "OutboxEvent",
+    "TokenScope",
+    "WebhookDelivery",
+    "WebhookSubscription",
+    "WorkerHeartbeat",
+]

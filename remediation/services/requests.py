@@ -21,6 +21,7 @@ from driftcontrol import audit
 from driftcontrol.exceptions import AlreadyDecided, DomainError, InvalidTransition, NotFound
 from driftcontrol.outbox import publish
 from driftcontrol.permissions import Action, check
+from driftcontrol.queue import after_commit
 from remediation.models import (
     Approval,
     Decision,
@@ -188,7 +189,7 @@ def _approved(request: RemediationRequest, why: str) -> None:
     request.save(update_fields=["status", "approved_at", "updated_at"])
     audit.record("system:remediation", "remediation.approved", request, {"why": why})
     publish("remediation.approved", payload(request))
-    transaction.on_commit(lambda: tasks.execute.delay(request.pk))
+    after_commit(tasks.execute, request.pk)
 
 
 def _locked(request_id: int) -> RemediationRequest:

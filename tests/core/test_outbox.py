@@ -36,3 +36,22 @@ def test_payloads_are_stored_as_plain_json():
 def test_event_types_must_be_dotted_lowercase(bad):
     with pytest.raises(ValueError, match="must be dotted lowercase"):
         publish(bad, {})
+
+
+def test_old_dispatched_events_are_pruned_but_pending_and_recent_ones_kept():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from driftcontrol.outbox import prune
+
+    old = publish("finding.opened", {"finding": 1})
+    recent = publish("finding.opened", {"finding": 2})
+    waiting = publish("finding.opened", {"finding": 3})
+    long_ago = timezone.now() - timedelta(days=40)
+    OutboxEvent.objects.filter(pk=old.pk).update(dispatched_at=long_ago)
+    OutboxEvent.objects.filter(pk=recent.pk).update(dispatched_at=timezone.now())
+
+    assert prune(timedelta(days=30)) == 1
+
+    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk}

@@ -1,0 +1,1 @@
+"""REST resources of drift detection: configuration, scans, findings, summaries."""

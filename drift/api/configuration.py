@@ -1,0 +1,234 @@
+"""/api/v1/lanes/, clusters/, sources/, policies/: read for viewers; create (POST),
+replace (PUT) and merge (PATCH) for admins, as documents (see documents.py).
+
+Credentials and hook secrets are write-only: responses say whether one is stored
+(``has_credentials``, ``has_hook_secret``), never what it is; ``document`` is the object
+as `drift export` writes it, ready to edit and PUT back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.filters import OrderingFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from drift.api import documents
+from drift.models import Cluster, DriftPolicy, GitSource, Lane
+from drift.services import export
+from driftcontrol.api.filters import FilterBackend
+from driftcontrol.permissions import Action
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class DocumentField(serializers.Field):  # type: ignore[type-arg]
+    """The object as a driftcontrol.io/v1alpha1 document (`drift export`)."""
+
+    def __init__(self, exporter: Callable[[Any], dict[str, Any]], **kwargs: Any) -> None:
+        self.exporter = exporter
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value: Any) -> dict[str, Any]:
+        return self.exporter(value)
+
+
+class MetadataSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(help_text="a lowercase DNS label; from the URL on PUT/PATCH")
+    labels = serializers.DictField(child=serializers.CharField(), required=False)
+
+
+class DocumentRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A driftcontrol.io/v1alpha1 document; the spec fields are those of `drift apply`."""
+
+    apiVersion = serializers.CharField(required=False, help_text="driftcontrol.io/v1alpha1")
+    kind = serializers.CharField(required=False)
+    metadata = MetadataSerializer()
+    spec = serializers.DictField(help_text="see the README's document reference")
+
+
+class LaneSerializer(serializers.ModelSerializer[Lane]):
+    clusters = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    document = DocumentField(export.lane)
+
+    class Meta:
+        model = Lane
+        fields = [
+            "id",
+            "name",
+            "description",
+            "namespaces",
+            "identities",
+            "branches",
+            "clusters",
+            "created_at",
+            "updated_at",
+            "document",
+        ]
+        read_only_fields = fields
+
+
+class ClusterSerializer(serializers.ModelSerializer[Cluster]):
+    lanes = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    api_server_url = serializers.CharField(read_only=True, help_text="from the kubeconfig")
+    document = DocumentField(export.cluster)
+
+    class Meta:
+        model = Cluster
+        fields = [
+            "id",
+            "name",
+            "labels",
+            "lanes",
+            "api_server_url",
+            "context",
+            "enabled",
+            "has_credentials",
+            "last_contact_at",
+            "server_version",
+            "last_error",
+            "created_at",
+            "updated_at",
+            "document",
+        ]
+        read_only_fields = fields
+
+
+class GitSourceSerializer(serializers.ModelSerializer[GitSource]):
+    has_hook_secret = serializers.SerializerMethodField()
+    document = DocumentField(export.source)
+
+    class Meta:
+        model = GitSource
+        fields = [
+            "id",
+            "name",
+            "url",
+            "ref",
+            "path",
+            "last_revision",
+            "last_fetched_at",
+            "last_error",
+            "has_hook_secret",
+            "created_at",
+            "updated_at",
+            "document",
+        ]
+        read_only_fields = fields
+
+    def get_has_hook_secret(self, source: GitSource) -> bool:
+        return bool(source.hook_secret)
+
+
+class PolicySerializer(serializers.ModelSerializer[DriftPolicy]):
+    source = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    document = DocumentField(export.policy)
+
+    class Meta:
+        model = DriftPolicy
+        fields = [
+            "id",
+            "name",
+            "description",
+            "enabled",
+            "source",
+            "mode",
+            "interval_seconds",
+            "cluster_names",
+            "cluster_selector",
+            "strategy",
+            "auto_remediate_up_to",
+            "approvals",
+            "created_at",
+            "updated_at",
+            "document",
+        ]
+        read_only_fields = fields
+
+
+_WRITES = {
+    "list": Action.VIEW,
+    "retrieve": Action.VIEW,
+    "create": Action.MANAGE_CONFIG,
+    "update": Action.MANAGE_CONFIG,
+    "partial_update": Action.MANAGE_CONFIG,
+}
+
+
+def _documented(tag: str, serializer: type[serializers.Serializer]) -> Any:  # type: ignore[type-arg]
+    write = {"request": DocumentRequestSerializer, "tags": [tag]}
+    return extend_schema_view(
+        list=extend_schema(tags=[tag]),
+        retrieve=extend_schema(tags=[tag]),
+        create=extend_schema(**write, responses={201: serializer}),
+        update=extend_schema(**write, responses=serializer),
+        partial_update=extend_schema(**write, responses=serializer),
+    )
+
+
+class DocumentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]
+):
+    kind: str
+    exporter: Callable[[Any], dict[str, Any]]
+    lookup_field = "name"
+    lookup_value_regex = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+    permission_actions = _WRITES
+    filter_backends = [FilterBackend, OrderingFilter]
+    ordering_fields = ["name", "created_at", "updated_at"]
+    ordering = ["name"]
+
+    def create(self, request: Request) -> Response:
+        document = documents.document_from(request.data, self.kind)
+        model: type[Model] = self.get_queryset().model
+        obj = documents.create(model, document, request.user)
+        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, name: str) -> Response:
+        obj = self.get_object()
+        document = documents.document_from(request.data, self.kind, obj.name)
+        return Response(self.get_serializer(documents.replace(obj, document, request.user)).data)
+
+    def partial_update(self, request: Request, name: str) -> Response:
+        obj = self.get_object()
+        document = documents.document_from(
+            documents.merged(type(self).exporter(obj), request.data), self.kind, obj.name
+        )
+        return Response(self.get_serializer(documents.replace(obj, document, request.user)).data)
+
+
+@_documented("configuration", LaneSerializer)
+class LaneViewSet(DocumentViewSet):
+    kind = "Lane"
+    exporter = staticmethod(export.lane)
+    queryset = Lane.objects.prefetch_related("clusters")
+    serializer_class = LaneSerializer
+
+
+@_documented("configuration", ClusterSerializer)
+class ClusterViewSet(DocumentViewSet):
+    kind = "Cluster"
+    exporter = staticmethod(export.cluster)
+    queryset = Cluster.objects.prefetch_related("lanes")
+    serializer_class = ClusterSerializer
+
+
+@_documented("configuration", GitSourceSerializer)
+class GitSourceViewSet(DocumentViewSet):
+    kind = "GitSource"
+    exporter = staticmethod(export.source)
+    queryset = GitSource.objects.all()
+    serializer_class = GitSourceSerializer
+
+
+@_documented("configuration", PolicySerializer)
+class PolicyViewSet(DocumentViewSet):
+    kind = "DriftPolicy"
+    exporter = staticmethod(export.policy)
+    queryset = DriftPolicy.objects.select_related("source")
+    serializer_class = PolicySerializer

@@ -1,0 +1,203 @@
+"""/api/v1/findings/: the findings ledger, filtered by the dashboard's FindingFilter and
+paged by keyset cursor; triage actions (acknowledge, suppress, reopen) and the link to
+an external ticket, each through drift.services.triage."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from drift.filters import FindingFilter, default_findings
+from drift.models import Finding
+from drift.services import triage
+from driftcontrol.api.pagination import KeysetPagination
+from driftcontrol.exceptions import InvalidTransition
+from driftcontrol.permissions import Action
+
+
+class FindingSerializer(serializers.ModelSerializer[Finding]):
+    cluster = serializers.CharField(source="cluster.name", read_only=True)
+    policy = serializers.CharField(
+        source="policy.name", default=None, allow_null=True, read_only=True
+    )
+    acknowledged_by = serializers.CharField(
+        source="acknowledged_by.username", default=None, allow_null=True, read_only=True
+    )
+    ticket_url = serializers.CharField(read_only=True, help_text="empty when none is linked")
+    paths = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Finding
+        fields = [
+            "id",
+            "cluster",
+            "policy",
+            "type",
+            "severity",
+            "status",
+            "status_reason",
+            "suppressed_until",
+            "api_group",
+            "api_version",
+            "kind",
+            "namespace",
+            "name",
+            "paths",
+            "source",
+            "first_seen",
+            "last_seen",
+            "resolved_at",
+            "drift_started_at",
+            "occurrences",
+            "ticket_id",
+            "ticket_url",
+            "acknowledged_by",
+            "acknowledged_at",
+            "links",
+        ]
+        read_only_fields = fields
+
+    def get_paths(self, finding: Finding) -> list[str]:
+        return list(finding.diff.get("paths", [])) if isinstance(finding.diff, dict) else []
+
+    def get_links(self, finding: Finding) -> dict[str, str]:
+        base = settings.BASE_URL.rstrip("/")
+        return {
+            "ui": f"{base}/findings/{finding.pk}/",
+            "api": f"{base}/api/v1/findings/{finding.pk}/",
+        }
+
+
+class FindingDetailSerializer(FindingSerializer):
+    last_scan = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+
+    class Meta(FindingSerializer.Meta):
+        fields = [*FindingSerializer.Meta.fields, "last_scan", "diff", "attribution"]
+        read_only_fields = fields
+
+
+class AcknowledgeSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SuppressSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField(help_text="why this drift is accepted for now")
+    until = serializers.DateTimeField(required=False, help_text="when it opens again")
+    days = serializers.IntegerField(
+        required=False, min_value=1, max_value=triage.MAX_SUPPRESSION.days, help_text="or: for"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("until" in attrs) == ("days" in attrs):
+            raise serializers.ValidationError({"until": ["give either until or days"]})
+        if "days" in attrs:
+            attrs["until"] = timezone.now() + timedelta(days=attrs.pop("days"))
+        return attrs
+
+
+class TicketSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    ticket_id = serializers.CharField(max_length=200, help_text="e.g. OPS-123")
+    url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+
+
+def _triaged(outcome: triage.Outcome, finding_id: int) -> Finding:
+    if finding_id in outcome.skipped:
+        raise InvalidTransition(f"finding #{finding_id} {outcome.skipped[finding_id]}")
+    return outcome.changed[0]
+
+
+_DETAIL = {"responses": FindingDetailSerializer, "tags": ["findings"]}
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["findings"]),
+    retrieve=extend_schema(**_DETAIL),
+    acknowledge=extend_schema(request=AcknowledgeSerializer, **_DETAIL),
+    suppress=extend_schema(request=SuppressSerializer, **_DETAIL),
+    reopen=extend_schema(request=None, **_DETAIL),
+    ticket=extend_schema(request=TicketSerializer, **_DETAIL),
+)
+class FindingViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Finding]
+):
+    queryset = Finding.objects.select_related("cluster", "policy", "acknowledged_by")
+    serializer_class = FindingSerializer
+    filterset_class = FindingFilter
+    pagination_class = KeysetPagination
+    keyset_orderings = {
+        "last_seen": ("last_seen", "id"),
+        "first_seen": ("first_seen", "id"),
+        "severity": ("severity_rank", "last_seen", "id"),
+        "kind": ("kind", "namespace", "name", "id"),
+        "name": ("name", "id"),
+        "namespace": ("namespace", "name", "id"),
+        "occurrences": ("occurrences", "last_seen", "id"),
+    }
+    keyset_default = "-last_seen"
+    triage_actions = ("acknowledge", "suppress", "reopen", "ticket", "unlink_ticket")
+    permission_actions = dict.fromkeys(triage_actions, Action.TRIAGE_FINDING)
+
+    def filter_defaults(self, params: Any) -> Any:
+        # The list opens on the working set, as the dashboard's does; one finding is
+        # found whatever its status.
+        return default_findings(params) if self.action == "list" else params
+
+    def get_serializer_class(self) -> Any:
+        return FindingSerializer if self.action == "list" else FindingDetailSerializer
+
+    def _respond(self, finding_id: int) -> Response:
+        return Response(FindingDetailSerializer(self.get_queryset().get(pk=finding_id)).data)
+
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        """Someone owns it: stays in the working set and in the score."""
+        given = AcknowledgeSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        finding = self.get_object()
+        _triaged(triage.acknowledge([finding.pk], request.user, **given.validated_data), finding.pk)
+        return self._respond(finding.pk)
+
+    @action(detail=True, methods=["post"])
+    def suppress(self, request: Request, pk: str) -> Response:
+        """Accepted until a time: out of the score, then open again by itself."""
+        given = SuppressSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        finding = self.get_object()
+        data = given.validated_data
+        outcome = triage.suppress([finding.pk], request.user, data["reason"], data["until"])
+        _triaged(outcome, finding.pk)
+        return self._respond(finding.pk)
+
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str) -> Response:
+        """Withdraw an acknowledgement or a suppression."""
+        finding = self.get_object()
+        _triaged(triage.reopen([finding.pk], request.user), finding.pk)
+        return self._respond(finding.pk)
+
+    @action(detail=True, methods=["post"])
+    def ticket(self, request: Request, pk: str) -> Response:
+        """Link the external ticket that tracks this finding (replaces any earlier link)."""
+        given = TicketSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        finding = self.get_object()
+        data = given.validated_data
+        triage.link_ticket(finding.pk, request.user, data["ticket_id"], data["url"])
+        return self._respond(finding.pk)
+
+    @ticket.mapping.delete
+    @extend_schema(request=None, **_DETAIL)
+    def unlink_ticket(self, request: Request, pk: str) -> Response:
+        """Remove the ticket link."""
+        finding = self.get_object()
+        triage.unlink_ticket(finding.pk, request.user)
+        return self._respond(finding.pk)

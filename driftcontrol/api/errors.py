@@ -1,0 +1,178 @@
+"""One error body for the whole API, whatever raised it:
+
+    {"type": "not-found", "title": "Not found", "status": 404, "detail": "no finding #7"}
+
+400s add ``errors``: one entry per bad field, e.g. {"field": "spec.interval", "detail": ...}.
+Domain refusals map here and nowhere else: NotAllowed 403, NotFound 404,
+InvalidTransition (and AlreadyDecided) 409, any other DomainError 400.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+
+from drift.services.declarative import InvalidDocuments
+from driftcontrol.exceptions import (
+    AlreadyDecided,
+    DomainError,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+)
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Invalid request",
+    401: "Authentication needed",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    429: "Too many requests",
+    500: "Server error",
+}
+TYPES = {
+    400: "invalid-request",
+    401: "not-authenticated",
+    403: "permission-denied",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    415: "unsupported-media-type",
+    422: "unprocessable",
+    429: "throttled",
+    500: "server-error",
+}
+
+
+class Problem(exceptions.APIException):
+    """An API error with its own type slug (idempotency conflicts, domain refusals)."""
+
+    def __init__(self, status_code: int, detail: str, problem_type: str | None = None) -> None:
+        self.status_code = status_code
+        self.problem_type = problem_type or TYPES.get(status_code, "error")
+        super().__init__(detail)
+
+
+def problem(
+    status_code: int,
+    detail: str,
+    problem_type: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": problem_type or TYPES.get(status_code, "error"),
+        "title": TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return Response(body, status=status_code, headers=headers)
+
+
+def field_errors(detail: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """Flatten DRF's nested error detail into [{"field": "a.b[0].c", "detail": "..."}]."""
+    found: list[dict[str, Any]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if key in ("non_field_errors", "__all__"):
+                found += field_errors(value, prefix)
+                continue
+            if isinstance(key, int) or str(key).isdigit():  # a list's items, by index
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            found += field_errors(value, path)
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if isinstance(value, dict | list):
+                found += field_errors(value, f"{prefix}[{index}]")
+            else:
+                found += field_errors(value, prefix)
+    else:
+        found.append({"field": prefix or None, "detail": str(detail)})
+    return found
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    named = [e["field"] for e in errors if e["field"]]
+    if not named:
+        return errors[0]["detail"] if errors else "the request is not valid"
+    return f"{len(errors)} problem(s): {', '.join(dict.fromkeys(named))}"
+
+
+def _document_path(path: str) -> str:
+    """`documents[0].spec.interval` -> `spec.interval`: the API takes one document."""
+    head, dot, rest = path.partition(".")
+    return rest if head.startswith("documents[") and dot else path
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, InvalidDocuments):
+        errors = [{"field": _document_path(p.path), "detail": p.message} for p in exc.problems]
+        return problem(400, _summary(errors), "validation-error", errors)
+    if isinstance(exc, DomainError):
+        return _domain(exc)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "not found")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    if isinstance(exc, exceptions.ValidationError):
+        errors = field_errors(exc.detail)
+        return problem(400, _summary(errors), "validation-error", errors)
+    if isinstance(exc, exceptions.APIException):
+        headers: dict[str, str] = {}
+        wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+        if wait is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+            authenticate = context["request"].authenticators
+            if authenticate:
+                headers["WWW-Authenticate"] = authenticate[0].authenticate_header(
+                    context["request"]
+                )
+        problem_type = getattr(exc, "problem_type", None)
+        return problem(exc.status_code, _text(exc.detail), problem_type, headers=headers)
+    log.exception("API error in %s", context.get("view").__class__.__name__)
+    return problem(500, "an unexpected error happened; it has been logged", "server-error")
+
+
+def _domain(exc: DomainError) -> Response:
+    if isinstance(exc, NotAllowed):
+        return problem(403, str(exc))
+    if isinstance(exc, NotFound):
+        return problem(404, str(exc))
+    if isinstance(exc, AlreadyDecided):
+        return problem(409, str(exc), "already-decided")
+    if isinstance(exc, InvalidTransition):
+        return problem(409, str(exc), "invalid-transition")
+    errors_by_field = getattr(exc, "field_errors", None)
+    if errors_by_field:
+        errors = field_errors(errors_by_field)
+        return problem(400, str(exc), "validation-error", errors)
+    return problem(400, str(exc), "invalid-request")
+
+
+def _text(detail: Any) -> str:
+    if isinstance(detail, list):
+        return " ".join(str(d) for d in detail)
+    if isinstance(detail, dict):
+        return " ".join(f"{k}: {_text(v)}" for k, v in detail.items())
+    return str(detail)
+
+
+__all__ = ["Problem", "exception_handler", "field_errors", "problem"]

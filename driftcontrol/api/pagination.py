@@ -1,0 +1,185 @@
+"""Pagination: page numbers for the short configuration lists, keyset cursors for the
+long, growing ones (findings, audit events, scans, requests, deliveries).
+
+A keyset cursor holds the sort values of the row it stops at, and the next page is
+"rows after (v1, v2, id)" as one SQL row comparison: PostgreSQL walks the index from
+there, so page 10,000 costs what page 1 costs, and rows inserted meanwhile neither
+repeat nor vanish between pages (an OFFSET would shift under them). Every sort key ends
+with the primary key, so ties (one scan opens thousands of findings with the same
+timestamp) still have one order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from django.db.models import F, QuerySet
+from django.db.models.fields.tuple_lookups import (  # type: ignore[import-untyped]
+    Tuple,
+    TupleGreaterThan,
+    TupleLessThan,
+)
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination, PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+MAX_PAGE_SIZE = 500
+
+
+class PagePagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+
+
+class KeysetPagination(BasePagination):
+    """Needs on the view: ``keyset_orderings`` {public name: model fields, unique last}
+    and ``keyset_default`` (e.g. "-last_seen")."""
+
+    page_size = 50
+    cursor_query_param = "cursor"
+    ordering_query_param = "ordering"
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: Any = None
+    ) -> list[Any]:
+        self.request = request
+        self.size = self._page_size(request)
+        self.ordering, fields, descending = self._ordering(request, view)
+        cursor = self._cursor(request, fields)
+        backwards = bool(cursor and cursor.get("b"))
+        scan_descending = descending != backwards
+        queryset = queryset.order_by(*(f"-{f}" if scan_descending else f for f in fields))
+        if cursor:
+            key = Tuple(*(F(f) for f in fields))
+            lookup = TupleLessThan if scan_descending else TupleGreaterThan
+            queryset = queryset.filter(lookup(key, cursor["v"]))
+        rows = list(queryset[: self.size + 1])
+        more = len(rows) > self.size
+        rows = rows[: self.size]
+        if backwards:
+            rows.reverse()
+        self.fields = fields
+        self.next_values = _values(rows[-1], fields) if rows and (more or backwards) else None
+        self.previous_values = (
+            _values(rows[0], fields) if rows and cursor and (not backwards or more) else None
+        )
+        return rows
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            {"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data}
+        )
+
+    def get_next_link(self) -> str | None:
+        return self._link(self.next_values, backwards=False)
+
+    def get_previous_link(self) -> str | None:
+        return self._link(self.previous_values, backwards=True)
+
+    def _link(self, values: list[Any] | None, backwards: bool) -> str | None:
+        if values is None:
+            return None
+        raw = {"o": self.ordering, "v": values, **({"b": 1} if backwards else {})}
+        token = base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode())
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.cursor_query_param, token.decode().rstrip("="))
+
+    def _page_size(self, request: Request) -> int:
+        raw = request.query_params.get("page_size")
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+            raise ValidationError({"page_size": [f"a whole number from 1 to {MAX_PAGE_SIZE}"]})
+        return int(raw)
+
+    def _ordering(self, request: Request, view: Any) -> tuple[str, tuple[str, ...], bool]:
+        orderings: dict[str, tuple[str, ...]] = view.keyset_orderings
+        text = request.query_params.get(self.ordering_query_param) or view.keyset_default
+        name = text.removeprefix("-")
+        if name not in orderings:
+            choices = ", ".join(sorted(orderings))
+            raise ValidationError(
+                {"ordering": [f"sort by one of {choices}, optionally prefixed with '-'"]}
+            )
+        return text, orderings[name], text.startswith("-")
+
+    def _cursor(self, request: Request, fields: tuple[str, ...]) -> dict[str, Any] | None:
+        raw = request.query_params.get(self.cursor_query_param)
+        if not raw:
+            return None
+        try:
+            cursor = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            cursor = None
+        if (
+            not isinstance(cursor, dict)
+            or cursor.get("o") != self.ordering
+            or not isinstance(cursor.get("v"), list)
+            or len(cursor["v"]) != len(fields)
+        ):
+            raise ValidationError(
+                {"cursor": ["this cursor is invalid here; follow the next and previous links"]}
+            )
+        return cursor
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "where the page starts: the value of `next` or `previous`",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "page_size",
+                "required": False,
+                "in": "query",
+                "description": f"rows per page, 1 to {MAX_PAGE_SIZE} (default {self.page_size})",
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+            },
+        ]
+        filterset = getattr(view, "filterset_class", None)
+        if filterset is None or "ordering" not in filterset.base_filters:
+            names = sorted(view.keyset_orderings)
+            parameters.append(
+                {
+                    "name": self.ordering_query_param,
+                    "required": False,
+                    "in": "query",
+                    "description": f"sort key (default {view.keyset_default})",
+                    "schema": {"type": "string", "enum": [*names, *(f"-{n}" for n in names)]},
+                }
+            )
+        return parameters
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        link = {"type": "string", "format": "uri", "nullable": True}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {"next": link, "previous": link, "results": schema},
+        }
+
+
+def _values(row: Any, fields: tuple[str, ...]) -> list[Any]:
+    values = []
+    for name in fields:
+        value = getattr(row, name)
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        elif isinstance(value, UUID):
+            value = str(value)
+        values.append(value)
+    return values
+
+
+__all__ = ["KeysetPagination", "PagePagination"]

@@ -1,0 +1,1 @@
+"""REST resources of remediation: requests with their plans, decisions and approvals."""

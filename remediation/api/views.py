@@ -1,0 +1,182 @@
+"""/api/v1/remediations/ (request, approve, reject, cancel) and /api/v1/approvals/.
+
+The views only map HTTP to remediation.services: the services lock the request row,
+re-check its state and the four-eyes rule, audit and publish. Decisions and requests
+take an Idempotency-Key so a client retrying after a timeout cannot approve twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from drift.models import Finding, RemediationStrategy
+from driftcontrol.api.idempotency import idempotent
+from driftcontrol.api.pagination import KeysetPagination
+from driftcontrol.permissions import Action
+from remediation import services
+from remediation.api.serializers import (
+    ApprovalSerializer,
+    DecisionSerializer,
+    RejectionSerializer,
+    RemediationCreateSerializer,
+    RemediationDetailSerializer,
+    RemediationSerializer,
+)
+from remediation.models import (
+    Approval,
+    Decision,
+    RemediationRequest,
+    RemediationStep,
+    RequestStatus,
+)
+
+
+class RemediationFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=RequestStatus.choices)
+    cluster = django_filters.CharFilter(field_name="cluster__name")
+    policy = django_filters.CharFilter(field_name="policy__name")
+    strategy = django_filters.ChoiceFilter(choices=RemediationStrategy.choices)
+    requested_by = django_filters.CharFilter(field_name="requested_by__username")
+    finding = django_filters.NumberFilter(field_name="findings__id", distinct=True)
+
+    class Meta:
+        model = RemediationRequest
+        fields: list[str] = []
+
+
+_DETAIL = {"responses": RemediationDetailSerializer, "tags": ["remediations"]}
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["remediations"]),
+    retrieve=extend_schema(**_DETAIL),
+    create=extend_schema(
+        request=RemediationCreateSerializer,
+        responses={201: RemediationDetailSerializer},
+        tags=["remediations"],
+    ),
+    approve=extend_schema(request=DecisionSerializer, **_DETAIL),
+    reject=extend_schema(request=RejectionSerializer, **_DETAIL),
+    cancel=extend_schema(request=DecisionSerializer, **_DETAIL),
+)
+class RemediationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[RemediationRequest]
+):
+    serializer_class = RemediationSerializer
+    filterset_class = RemediationFilter
+    pagination_class = KeysetPagination
+    keyset_orderings = {"created_at": ("created_at", "id")}
+    keyset_default = "-created_at"
+    permission_actions = {
+        "create": Action.REQUEST_REMEDIATION,
+        "approve": Action.DECIDE_REMEDIATION,
+        "reject": Action.DECIDE_REMEDIATION,
+        "cancel": Action.CANCEL_REMEDIATION,
+    }
+
+    def get_queryset(self) -> Any:
+        requests = RemediationRequest.objects.select_related(
+            "cluster", "policy", "requested_by"
+        ).prefetch_related("findings")
+        if self.action != "list":
+            requests = requests.prefetch_related(
+                Prefetch("steps", RemediationStep.objects.select_related("finding")),
+                Prefetch("approvals", Approval.objects.select_related("approver")),
+            )
+        return requests
+
+    def get_serializer_class(self) -> Any:
+        return RemediationSerializer if self.action == "list" else RemediationDetailSerializer
+
+    def _respond(self, request_id: int, code: int = status.HTTP_200_OK) -> Response:
+        found = self.get_queryset().get(pk=request_id)
+        headers = {"Location": f"/api/v1/remediations/{request_id}/"} if code == 201 else None
+        return Response(RemediationDetailSerializer(found).data, status=code, headers=headers)
+
+    @idempotent
+    def create(self, request: Request) -> Response:
+        given = RemediationCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        findings = list(
+            Finding.objects.select_related("cluster", "policy").filter(pk__in=data["findings"])
+        )
+        missing = sorted(set(data["findings"]) - {f.pk for f in findings})
+        if missing:
+            raise ValidationError({"findings": [f"no finding {', '.join(map(str, missing))}"]})
+        undo = None
+        if "undo" in data:
+            undo = RemediationRequest.objects.filter(pk=data["undo"]).first()
+            if undo is None:
+                raise ValidationError({"undo": [f"no remediation request #{data['undo']}"]})
+        created = services.request_remediation(
+            findings,
+            data["strategy"],
+            request.user,
+            data["reason"],
+            {"revision": data["revision"]} if "revision" in data else None,
+            rollback_of=undo,
+        )
+        return self._respond(created.pk, status.HTTP_201_CREATED)
+
+    @idempotent
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        """Approve the current plan; the last approval needed queues the execution."""
+        given = DecisionSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        decided = services.approve(self.get_object().pk, request.user, **given.validated_data)
+        return self._respond(decided.pk)
+
+    @idempotent
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        """Reject the request (with a comment); nothing reaches the cluster."""
+        given = RejectionSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        decided = services.reject(self.get_object().pk, request.user, **given.validated_data)
+        return self._respond(decided.pk)
+
+    @idempotent
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        """Withdraw a pending or approved request (its requester, or an admin)."""
+        given = DecisionSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        cancelled = services.cancel(self.get_object().pk, request.user, **given.validated_data)
+        return self._respond(cancelled.pk)
+
+
+class ApprovalFilter(django_filters.FilterSet):
+    request = django_filters.NumberFilter(field_name="request_id")
+    approver = django_filters.CharFilter(field_name="approver__username")
+    decision = django_filters.ChoiceFilter(choices=Decision.choices)
+
+    class Meta:
+        model = Approval
+        fields: list[str] = []
+
+
+@extend_schema_view(
+    list=extend_schema(tags=["remediations"]), retrieve=extend_schema(tags=["remediations"])
+)
+class ApprovalViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Approval]
+):
+    """Every decision recorded on a request (one per approver and plan)."""
+
+    queryset = Approval.objects.select_related("approver")
+    serializer_class = ApprovalSerializer
+    filterset_class = ApprovalFilter
+    pagination_class = KeysetPagination
+    keyset_orderings = {"created_at": ("created_at", "id")}
+    keyset_default = "-created_at"
