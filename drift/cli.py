@@ -224,8 +224,9 @@ def _watch_arguments(parser: ArgumentParser) -> None:
 
 
 def _backfill_arguments(parser: ArgumentParser) -> None:
-    parser.add_argument("--days", type=int, help="only the last N days (default: since the "
-                        "first finding)")
+    parser.add_argument(
+        "--days", type=int, help="only the last N days (default: since the first finding)"
+    )
 
 
 def rollups_backfill(options: Namespace, console: Console) -> int:
@@ -236,8 +237,9 @@ def rollups_backfill(options: Namespace, console: Console) -> int:
     from drift.services import analytics
 
     today = timezone.localdate()
-    since = today - timedelta(days=options.days - 1) if options.days \
-        else analytics.first_finding_day()
+    since = (
+        today - timedelta(days=options.days - 1) if options.days else analytics.first_finding_day()
+    )
     if since is None:
         console.print("no findings yet: nothing to roll up")
         return EXIT_CLEAN
@@ -268,10 +270,18 @@ COMMANDS = [
         "scan", "scan a policy now, wait, print a DriftReport per cluster", scan, _scan_arguments
     ),
     Command("findings", "list findings", findings, _findings_arguments),
-    Group("rollups", "the daily rollups that trends and scores read", [
-        Command("backfill", "compute the daily rollups from the findings already stored",
-                rollups_backfill, _backfill_arguments),
-    ]),
+    Group(
+        "rollups",
+        "the daily rollups that trends and scores read",
+        [
+            Command(
+                "backfill",
+                "compute the daily rollups from the findings already stored",
+                rollups_backfill,
+                _backfill_arguments,
+            ),
+        ],
+    ),
     Command(
         "watch",
         "keep watches open and update findings seconds after a change",

@@ -4,7 +4,6 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-
 RANKS = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 
@@ -15,89 +14,138 @@ def rank_severities(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('drift', '0003_remediation_settings_and_snapshots'),
+        ("drift", "0003_remediation_settings_and_snapshots"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DailyRollup',
+            name="DailyRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('scope', models.CharField(choices=[('fleet', 'Fleet'), ('cluster', 'Cluster'), ('lane', 'Lane'), ('policy', 'Policy')], max_length=8)),
-                ('scope_id', models.BigIntegerField(default=0, help_text='cluster, lane or policy id')),
-                ('scope_name', models.CharField(blank=True, max_length=63)),
-                ('opened', models.PositiveIntegerField(default=0)),
-                ('resolved', models.PositiveIntegerField(default=0)),
-                ('open_critical', models.PositiveIntegerField(default=0)),
-                ('open_high', models.PositiveIntegerField(default=0)),
-                ('open_medium', models.PositiveIntegerField(default=0)),
-                ('open_low', models.PositiveIntegerField(default=0)),
-                ('open_info', models.PositiveIntegerField(default=0)),
-                ('objects_in_scope', models.PositiveIntegerField(default=0)),
-                ('score', models.FloatField(default=100.0)),
-                ('mttd_median', models.FloatField(blank=True, help_text='seconds', null=True)),
-                ('mttd_p90', models.FloatField(blank=True, null=True)),
-                ('mttr_median', models.FloatField(blank=True, null=True)),
-                ('mttr_p90', models.FloatField(blank=True, null=True)),
-                ('generated', models.BooleanField(default=False, help_text='made up for the demo, not measured')),
-                ('computed_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("fleet", "Fleet"),
+                            ("cluster", "Cluster"),
+                            ("lane", "Lane"),
+                            ("policy", "Policy"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "scope_id",
+                    models.BigIntegerField(default=0, help_text="cluster, lane or policy id"),
+                ),
+                ("scope_name", models.CharField(blank=True, max_length=63)),
+                ("opened", models.PositiveIntegerField(default=0)),
+                ("resolved", models.PositiveIntegerField(default=0)),
+                ("open_critical", models.PositiveIntegerField(default=0)),
+                ("open_high", models.PositiveIntegerField(default=0)),
+                ("open_medium", models.PositiveIntegerField(default=0)),
+                ("open_low", models.PositiveIntegerField(default=0)),
+                ("open_info", models.PositiveIntegerField(default=0)),
+                ("objects_in_scope", models.PositiveIntegerField(default=0)),
+                ("score", models.FloatField(default=100.0)),
+                ("mttd_median", models.FloatField(blank=True, help_text="seconds", null=True)),
+                ("mttd_p90", models.FloatField(blank=True, null=True)),
+                ("mttr_median", models.FloatField(blank=True, null=True)),
+                ("mttr_p90", models.FloatField(blank=True, null=True)),
+                (
+                    "generated",
+                    models.BooleanField(
+                        default=False, help_text="made up for the demo, not measured"
+                    ),
+                ),
+                ("computed_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['scope', 'scope_id', 'day'],
+                "ordering": ["scope", "scope_id", "day"],
             },
         ),
         migrations.AddField(
-            model_name='finding',
-            name='acknowledged_at',
+            model_name="finding",
+            name="acknowledged_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='finding',
-            name='acknowledged_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="finding",
+            name="acknowledged_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='finding',
-            name='severity_rank',
+            model_name="finding",
+            name="severity_rank",
             field=models.PositiveSmallIntegerField(default=0, editable=False),
         ),
         migrations.AddField(
-            model_name='finding',
-            name='ticket_id',
-            field=models.CharField(blank=True, help_text='the external ticket tracking this finding', max_length=200),
+            model_name="finding",
+            name="ticket_id",
+            field=models.CharField(
+                blank=True, help_text="the external ticket tracking this finding", max_length=200
+            ),
         ),
         migrations.AddField(
-            model_name='finding',
-            name='ticket_url',
+            model_name="finding",
+            name="ticket_url",
             field=models.URLField(blank=True, max_length=500),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('status', 'resolved'), _negated=True), fields=['-last_seen'], name='finding_open_last_seen'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("status", "resolved"), _negated=True),
+                fields=["-last_seen"],
+                name="finding_open_last_seen",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('status', 'resolved'), _negated=True), fields=['-severity_rank', '-last_seen'], name='finding_open_severity'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("status", "resolved"), _negated=True),
+                fields=["-severity_rank", "-last_seen"],
+                name="finding_open_severity",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('status', 'resolved'), _negated=True), fields=['-occurrences'], name='finding_open_occurrences'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("status", "resolved"), _negated=True),
+                fields=["-occurrences"],
+                name="finding_open_occurrences",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(condition=models.Q(('ticket_id', ''), _negated=True), fields=['ticket_id'], name='finding_ticket'),
+            model_name="finding",
+            index=models.Index(
+                condition=models.Q(("ticket_id", ""), _negated=True),
+                fields=["ticket_id"],
+                name="finding_ticket",
+            ),
         ),
         migrations.AddIndex(
-            model_name='dailyrollup',
-            index=models.Index(fields=['scope', 'day'], name='drift_daily_scope_215fb2_idx'),
+            model_name="dailyrollup",
+            index=models.Index(fields=["scope", "day"], name="drift_daily_scope_215fb2_idx"),
         ),
         migrations.AddConstraint(
-            model_name='dailyrollup',
-            constraint=models.UniqueConstraint(fields=('scope', 'scope_id', 'day'), name='rollup_one_per_scope_and_day'),
+            model_name="dailyrollup",
+            constraint=models.UniqueConstraint(
+                fields=("scope", "scope_id", "day"), name="rollup_one_per_scope_and_day"
+            ),
         ),
         migrations.RunPython(rank_severities, migrations.RunPython.noop),
     ]

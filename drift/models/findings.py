@@ -7,7 +7,6 @@ from django.db import models
 from django.utils import timezone
 
 from drift.engine.severity import rank
-
 from drift.models.choices import FindingStatus, FindingType, Severity
 from drift.models.clusters import Cluster
 from drift.models.policies import DriftPolicy
@@ -68,11 +67,13 @@ class Finding(models.Model):
         null=True, blank=True, help_text="when the change happened, from managedFields"
     )
     occurrences = models.PositiveIntegerField(default=1)
-    ticket_id = models.CharField(max_length=200, blank=True,
-                                 help_text="the external ticket tracking this finding")
+    ticket_id = models.CharField(
+        max_length=200, blank=True, help_text="the external ticket tracking this finding"
+    )
     ticket_url = models.URLField(max_length=500, blank=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                        on_delete=models.SET_NULL, related_name="+")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
 
     objects = FindingQuerySet.as_manager()
@@ -97,14 +98,24 @@ class Finding(models.Model):
             models.Index(fields=["-resolved_at"]),
             # The working set is a small slice of the table: partial indexes keep the
             # dashboard's default views (open findings, newest first) fast at millions.
-            models.Index(fields=["-last_seen"], name="finding_open_last_seen",
-                         condition=~models.Q(status=FindingStatus.RESOLVED)),
-            models.Index(fields=["-severity_rank", "-last_seen"], name="finding_open_severity",
-                         condition=~models.Q(status=FindingStatus.RESOLVED)),
-            models.Index(fields=["-occurrences"], name="finding_open_occurrences",
-                         condition=~models.Q(status=FindingStatus.RESOLVED)),
-            models.Index(fields=["ticket_id"], name="finding_ticket",
-                         condition=~models.Q(ticket_id="")),
+            models.Index(
+                fields=["-last_seen"],
+                name="finding_open_last_seen",
+                condition=~models.Q(status=FindingStatus.RESOLVED),
+            ),
+            models.Index(
+                fields=["-severity_rank", "-last_seen"],
+                name="finding_open_severity",
+                condition=~models.Q(status=FindingStatus.RESOLVED),
+            ),
+            models.Index(
+                fields=["-occurrences"],
+                name="finding_open_occurrences",
+                condition=~models.Q(status=FindingStatus.RESOLVED),
+            ),
+            models.Index(
+                fields=["ticket_id"], name="finding_ticket", condition=~models.Q(ticket_id="")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -32,15 +32,15 @@ class DailyRollup(models.Model):
     mttd_p90 = models.FloatField(null=True, blank=True)
     mttr_median = models.FloatField(null=True, blank=True)
     mttr_p90 = models.FloatField(null=True, blank=True)
-    generated = models.BooleanField(default=False,
-                                    help_text="made up for the demo, not measured")
+    generated = models.BooleanField(default=False, help_text="made up for the demo, not measured")
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["scope", "scope_id", "day"]
         constraints = [
-            models.UniqueConstraint(fields=["scope", "scope_id", "day"],
-                                    name="rollup_one_per_scope_and_day"),
+            models.UniqueConstraint(
+                fields=["scope", "scope_id", "day"], name="rollup_one_per_scope_and_day"
+            ),
         ]
         indexes = [models.Index(fields=["scope", "day"])]
 
@@ -49,5 +49,6 @@ class DailyRollup(models.Model):
 
     @property
     def open_total(self) -> int:
-        return self.open_critical + self.open_high + self.open_medium + self.open_low \
-            + self.open_info
+        return (
+            self.open_critical + self.open_high + self.open_medium + self.open_low + self.open_info
+        )
