@@ -35,6 +35,7 @@ demo: $(VENV)/.base
 
 services:
 	scripts/services ensure
+	scripts/browser ensure
 
 # The local Kubernetes API servers the integration tests use. The build is cached in
 # ~/.cache/driftcontrol (about 5 minutes the first time), so it runs here, with its

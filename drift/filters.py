@@ -9,14 +9,22 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from drift.engine.severity import LEVELS, rank
-from drift.models import Finding, FindingStatus, FindingType, Scan, ScanStatus, Severity
+from drift.models import (
+    Cluster,
+    Finding,
+    FindingStatus,
+    FindingType,
+    Scan,
+    ScanStatus,
+    Severity,
+)
 
 OPEN = "open-any"  # open, acknowledged or suppressed: the working set
 
 
 class FindingFilter(django_filters.FilterSet):
     cluster = django_filters.CharFilter(field_name="cluster__name", label="Cluster")
-    lane = django_filters.CharFilter(field_name="cluster__lanes__name", label="Lane", distinct=True)
+    lane = django_filters.CharFilter(method="filter_lane", label="Lane")
     policy = django_filters.CharFilter(field_name="policy__name", label="Policy")
     namespace = django_filters.CharFilter(label="Namespace")
     kind = django_filters.CharFilter(label="Kind")
@@ -67,6 +75,11 @@ class FindingFilter(django_filters.FilterSet):
         if wanted == {FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED, FindingStatus.SUPPRESSED}:
             return queryset.open()  # type: ignore[attr-defined,no-any-return]
         return queryset.filter(status__in=wanted)
+
+    def filter_lane(self, queryset: QuerySet[Finding], name: str, value: str) -> QuerySet[Finding]:
+        # A subquery, not a join: a join through the lanes table needs DISTINCT, which
+        # sorts every match (600 ms at a million findings; this takes milliseconds).
+        return queryset.filter(cluster__in=Cluster.objects.filter(lanes__name=value))
 
     def filter_min_severity(
         self, queryset: QuerySet[Finding], name: str, value: str

@@ -33,6 +33,7 @@ def rollup_recent() -> int:
     from drift.services import analytics
 
     today = timezone.localdate()
+    analytics.refresh_recent_timings()
     return analytics.rollup(today - timedelta(days=1)) + analytics.rollup(today)
 
 

@@ -4,8 +4,8 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from driftcontrol.queue import after_commit
 from drift.signals import findings_opened
+from driftcontrol.queue import after_commit
 
 
 @receiver(findings_opened)

@@ -15,6 +15,7 @@ from drift.models.rollups import DailyRollup, RollupScope
 from drift.models.scans import Scan
 from drift.models.snapshots import ObjectSnapshot, SnapshotReason
 from drift.models.sources import GitSource
+from drift.models.summaries import StoredSummary
 
 __all__ = [
     "Cluster",
@@ -33,6 +34,7 @@ __all__ = [
     "ScanStatus",
     "ScanTrigger",
     "Severity",
+    "StoredSummary",
     "SnapshotReason",
     "UndeclaredFields",
 ]

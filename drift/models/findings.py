@@ -108,6 +108,32 @@ class Finding(models.Model):
                 name="finding_open_severity",
                 condition=~models.Q(status=FindingStatus.RESOLVED),
             ),
+            # Counts of the working set by cluster (or policy), severity and status, from
+            # the index alone: the overview, the score and the inventory pages.
+            models.Index(
+                fields=["cluster", "severity", "status"],
+                name="finding_open_cluster_severity",
+                condition=~models.Q(status=FindingStatus.RESOLVED),
+            ),
+            models.Index(
+                fields=["policy", "severity", "status"],
+                name="finding_open_policy_severity",
+                condition=~models.Q(status=FindingStatus.RESOLVED),
+            ),
+            # MTTD and MTTR read two timestamps of a period's findings: covering indexes
+            # answer them without touching the table.
+            models.Index(
+                fields=["first_seen"],
+                include=["drift_started_at"],
+                name="finding_detection_times",
+                condition=models.Q(drift_started_at__isnull=False),
+            ),
+            models.Index(
+                fields=["resolved_at"],
+                include=["first_seen"],
+                name="finding_resolution_times",
+                condition=models.Q(resolved_at__isnull=False),
+            ),
             models.Index(
                 fields=["-occurrences"],
                 name="finding_open_occurrences",

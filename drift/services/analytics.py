@@ -38,11 +38,11 @@ from drift.models import (
     RollupScope,
     Scan,
     ScanStatus,
+    StoredSummary,
 )
 
 WEIGHTS = {"critical": 10, "high": 5, "medium": 2, "low": 1, "info": 0}
 MAX_WEIGHT = 10
-COUNTED = (FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED)
 
 
 @dataclass
@@ -86,11 +86,33 @@ def objects_in_scope(scope: str = RollupScope.FLEET, scope_id: int | None = None
 
 
 def score(
-    scope: str = RollupScope.FLEET, scope_id: int | None = None, breakdown: int = 20
+    scope: str = RollupScope.FLEET,
+    scope_id: int | None = None,
+    breakdown: int = 20,
+    counts: dict[str, int] | None = None,
 ) -> Score:
-    """The scope's score now, with the findings that cost the most points."""
-    findings = Finding.objects.filter(_scope_filter(scope, scope_id), status__in=COUNTED)
-    counts = dict(findings.values_list("severity").annotate(n=Count("id")))
+    """The scope's score now, with the findings that cost the most points.
+
+    ``counts`` (open and acknowledged findings by severity) saves the query when the caller
+    has already counted the working set.
+    """
+    findings = (
+        Finding.objects.open()
+        .filter(_scope_filter(scope, scope_id))
+        .exclude(status=FindingStatus.SUPPRESSED)
+    )
+    if counts is None:
+        # Counted over the whole working set (the partial index on open findings answers
+        # it alone), leaving suppressed ones out afterwards.
+        counts = defaultdict(int)
+        for severity, status, n in (
+            Finding.objects.open()
+            .filter(_scope_filter(scope, scope_id))
+            .values_list("severity", "status")
+            .annotate(n=Count("*"))
+        ):
+            if status != FindingStatus.SUPPRESSED:
+                counts[severity] += n
     objects = objects_in_scope(scope, scope_id)
     penalty = sum(WEIGHTS[s] * n for s, n in counts.items())
     result = Score(
@@ -201,7 +223,7 @@ def rollup(day: date) -> int:
     grouped: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for cluster_id, policy_id, severity, n in open_at_end.values_list(
         "cluster_id", "policy_id", "severity"
-    ).annotate(n=Count("id")):
+    ).annotate(n=Count("*")):
         grouped[RollupScope.CLUSTER, cluster_id][severity] += n
         if policy_id:
             grouped[RollupScope.POLICY, policy_id][severity] += n
@@ -209,7 +231,7 @@ def rollup(day: date) -> int:
         rows = (
             Finding.objects.filter(**{f"{field_name}__gte": start, f"{field_name}__lt": end})
             .values_list("cluster_id", "policy_id")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("*"))
         )
         for cluster_id, policy_id, n in rows:
             grouped[RollupScope.CLUSTER, cluster_id][name] += n
@@ -350,3 +372,35 @@ def most_recurrent(limit: int = 10) -> QuerySet[Finding]:
 
 def last_scan_of(clusters: QuerySet[Cluster]) -> dict[int, datetime | None]:
     return dict(clusters.annotate(at=Max("scans__finished_at")).values_list("pk", "at"))
+
+
+# --- figures kept between page views ------------------------------------------------------
+
+RECENT_DAYS = 30
+# Beat recomputes every 15 minutes; a page computes only when beat has not run for a while.
+SUMMARY_MAX_AGE = timedelta(minutes=30)
+
+
+def recent_timings(max_age: timedelta = SUMMARY_MAX_AGE) -> dict[str, Any]:
+    """MTTD and MTTR of the last 30 days, with when they were computed.
+
+    Exact percentiles over a month of findings cost most of a second at a million rows, so
+    they are stored (by the rollup task) rather than computed on every page view.
+    """
+    stored = StoredSummary.objects.filter(name="timings-30d").first()
+    if stored is not None and timezone.now() - stored.computed_at <= max_age:
+        return {**stored.value, "at": stored.computed_at}
+    return refresh_recent_timings()
+
+
+def refresh_recent_timings() -> dict[str, Any]:
+    now = timezone.now()
+    since = now - timedelta(days=RECENT_DAYS)
+    value = {
+        name: {"median": t.median, "p90": t.p90, "count": t.count}
+        for name, t in (("mttd", mttd(since, now)), ("mttr", mttr(since, now)))
+    }
+    StoredSummary.objects.update_or_create(
+        name="timings-30d", defaults={"value": value, "computed_at": now}
+    )
+    return {**value, "at": now}

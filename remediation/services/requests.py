@@ -211,16 +211,18 @@ def _expire_if_due(request: RemediationRequest) -> None:
         publish("remediation.expired", payload(request))
 
 
-def _expire(request_id: int) -> None:
+def _expire(request_id: int, user: Any) -> None:
     """Expire a request past its time in a transaction of its own, so that the refusal
-    that follows does not roll the expiry back."""
+    that follows does not roll the expiry back (only for someone who may decide on it)."""
     with transaction.atomic():
-        _expire_if_due(_locked(request_id))
+        request = _locked(request_id)
+        check(user, Action.DECIDE_REMEDIATION, request)
+        _expire_if_due(request)
 
 
 def approve(request_id: int, user: Any, comment: str = "") -> RemediationRequest:
     """Record one approval; the last one needed approves the plan and queues it."""
-    _expire(request_id)
+    _expire(request_id, user)
     with transaction.atomic():
         request = _locked(request_id)
         check(user, Action.DECIDE_REMEDIATION, request)
@@ -242,7 +244,7 @@ def reject(request_id: int, user: Any, comment: str) -> RemediationRequest:
     """Any rejection ends the request; nothing reaches the cluster."""
     if not comment.strip():
         raise DomainError("say why: a rejection needs a comment")
-    _expire(request_id)
+    _expire(request_id, user)
     with transaction.atomic():
         request = _locked(request_id)
         check(user, Action.DECIDE_REMEDIATION, request)

@@ -84,7 +84,7 @@ def beat_tick(url: str, **options: object) -> None:
     """Send what beat sends every few seconds, to the broker at ``url``. (The connection
     is explicit: Celery prefers CELERY_BROKER_URL, the suite's Redis, to a broker= it is
     given.)"""
-    app = Celery("beat")
+    app = Celery("beat", set_as_current=False)  # the suite's other tests keep their app
     with app.connection_for_write(url) as connection:
         app.send_task("webhooks.dispatch", queue="default", connection=connection, **options)
 

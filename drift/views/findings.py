@@ -1,0 +1,212 @@
+"""The findings list: FindingFilter's filters, sorting, bounded pagination, and the bulk
+actions (acknowledge, suppress, reopen, request remediation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTransform
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from drift.filters import OPEN, FindingFilter, default_findings
+from drift.forms import FindingActionForm, suppression_bounds
+from drift.models import (
+    Cluster,
+    DriftPolicy,
+    Finding,
+    FindingStatus,
+    FindingType,
+    Lane,
+    RemediationStrategy,
+    Severity,
+)
+from drift.services import triage
+from drift.views.base import back_to, dashboard, form_errors, refusals_as_messages
+from drift.views.paging import paginate
+from driftcontrol.permissions import Action, check
+from remediation import services as remediation
+
+PER_PAGE = 50
+
+# Column -> the direction a first click sorts in: worst, newest and most frequent first.
+SORTABLE = {
+    "severity": "-",
+    "kind": "",
+    "namespace": "",
+    "name": "",
+    "first_seen": "-",
+    "last_seen": "-",
+    "occurrences": "-",
+}
+SORT_CHOICES = [
+    ("", "Last seen, newest first"),
+    ("last_seen", "Last seen, oldest first"),
+    ("-severity", "Severity, worst first"),
+    ("severity", "Severity, mildest first"),
+    ("-first_seen", "First seen, newest first"),
+    ("first_seen", "First seen, oldest first"),
+    ("-occurrences", "Episodes, most first"),
+    ("occurrences", "Episodes, fewest first"),
+    ("kind", "Kind, A to Z"),
+    ("-kind", "Kind, Z to A"),
+    ("namespace", "Namespace, A to Z"),
+    ("-namespace", "Namespace, Z to A"),
+    ("name", "Name, A to Z"),
+    ("-name", "Name, Z to A"),
+]
+STATUS_CHOICES = [(OPEN, "Not resolved"), *FindingStatus.choices]
+
+
+def _listed() -> QuerySet[Finding]:
+    # The diff can be a whole manifest: the list reads only its paths.
+    return (
+        Finding.objects.select_related("cluster", "policy")
+        .defer("diff", "attribution")
+        .annotate(drift_paths=KeyTransform("paths", "diff"))
+    )
+
+
+def _options(choices: list[tuple[str, str]], chosen: list[str]) -> list[dict[str, Any]]:
+    return [{"value": v, "label": label, "checked": v in chosen} for v, label in choices]
+
+
+def _sorts(current: str) -> dict[str, dict[str, str]]:
+    """Per sortable column: the ordering its header link asks for, and its aria-sort."""
+    sorts = {}
+    for column, first in SORTABLE.items():
+        if current == column:
+            sorts[column] = {"next": f"-{column}", "aria": "ascending"}
+        elif current == f"-{column}":
+            sorts[column] = {"next": column, "aria": "descending"}
+        else:
+            sorts[column] = {"next": f"{first}{column}", "aria": "none"}
+    if not current:
+        sorts["last_seen"]["aria"] = "descending"
+        sorts["last_seen"]["next"] = "last_seen"
+    return sorts
+
+
+@dashboard
+def finding_list(request: HttpRequest) -> HttpResponse:
+    params = default_findings(request.GET)
+    finder = FindingFilter(params, queryset=_listed())
+    rows = finder.qs
+    # A unique tie-breaker keeps pages stable when many findings share a timestamp.
+    rows = rows.order_by(*(rows.query.order_by or ("-last_seen",)), "-pk")
+    page = paginate(rows, request.GET.get("page"), PER_PAGE)
+    current_sort = (params.get("ordering") or "").strip()
+    if current_sort == "-last_seen":  # the default order, spelled out
+        current_sort = ""
+    context = {
+        "page": page,
+        "finder": finder,
+        "params": params,
+        "sorts": _sorts(current_sort),
+        "sort_choices": [(v, label, v == current_sort) for v, label in SORT_CHOICES],
+        "clusters": list(Cluster.objects.order_by("name").values_list("name", flat=True)),
+        "lanes": list(Lane.objects.order_by("name").values_list("name", flat=True)),
+        "policies": list(DriftPolicy.objects.order_by("name").values_list("name", flat=True)),
+        "severities": _options(Severity.choices[::-1], params.getlist("severity")),
+        "types": _options(FindingType.choices, params.getlist("type")),
+        "statuses": _options(STATUS_CHOICES, params.getlist("status")),
+        "strategies": RemediationStrategy.choices,
+        "suppression": suppression_bounds(),
+        "filtered": any(
+            params.get(key) for key in ("cluster", "lane", "policy", "namespace", "kind", "q")
+        )
+        or bool(params.getlist("severity") or params.getlist("type"))
+        or params.getlist("status") != [OPEN],
+    }
+    if request.htmx:
+        return render(request, "drift/findings/_results.html", context)
+    return render(request, "drift/findings/list.html", context)
+
+
+def _report(request: HttpRequest, outcome: triage.Outcome, done: str) -> None:
+    changed = len(outcome.changed)
+    if changed:
+        noun = "finding" if changed == 1 else "findings"
+        messages.success(request, f"{done} {changed} {noun}.")
+    if outcome.skipped:
+        why = "; ".join(f"#{pk} {reason}" for pk, reason in sorted(outcome.skipped.items()))
+        messages.warning(request, f"Left unchanged: {why}.")
+
+
+def _mixed(findings: list[Finding]) -> str | None:
+    """Why these findings cannot be one remediation request, in words people act on."""
+    clusters = sorted({f.cluster.name for f in findings})
+    policies = sorted({f.policy.name if f.policy else "(no policy)" for f in findings})
+    if len(clusters) == 1 and len(policies) == 1:
+        return None
+    mixes = []
+    if len(clusters) > 1:
+        mixes.append(f"clusters {', '.join(clusters)}")
+    if len(policies) > 1:
+        mixes.append(f"policies {', '.join(policies)}")
+    return (
+        f"The selection mixes {' and '.join(mixes)}. A remediation request covers the findings "
+        "of one cluster and one policy: filter the list by cluster and policy, and request "
+        "each separately."
+    )
+
+
+def _request_remediation(request: HttpRequest, form: FindingActionForm, back: str) -> HttpResponse:
+    ids = form.cleaned_data["finding"]
+    findings = list(Finding.objects.filter(pk__in=ids).select_related("cluster", "policy"))
+    if len(findings) != len(ids):
+        messages.error(request, "Some of the selected findings no longer exist; select again.")
+        return redirect(back)
+    mixed = _mixed(findings)
+    if mixed:
+        messages.error(request, mixed)
+        return redirect(back)
+    made = remediation.request_remediation(
+        findings,
+        form.cleaned_data["strategy"],
+        request.user,
+        form.cleaned_data["request_reason"],
+    )
+    if made.status == "pending":
+        needed = made.approvals_required
+        messages.success(
+            request,
+            f"Remediation request #{made.pk} created: it waits for {needed} "
+            f"approval{'s' if needed != 1 else ''}.",
+        )
+    else:
+        messages.success(request, f"Remediation request #{made.pk} needs no approval: it runs now.")
+    return redirect("remediation", pk=made.pk)
+
+
+@dashboard
+@require_POST
+def finding_actions(request: HttpRequest) -> HttpResponse:
+    action = request.POST.get("action", "")
+    # Refuse a forged action before looking at its data: a viewer gets a 403, not a hint.
+    check(
+        request.user,
+        Action.REQUEST_REMEDIATION if action == "remediate" else Action.TRIAGE_FINDING,
+    )
+    back = back_to(request, reverse("findings"))
+    form = FindingActionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form_errors(form))
+        return redirect(back)
+    ids, user, data = form.cleaned_data["finding"], request.user, form.cleaned_data
+    with refusals_as_messages(request):
+        if action == "remediate":
+            return _request_remediation(request, form, back)
+        if action == "acknowledge":
+            _report(request, triage.acknowledge(ids, user, data["comment"]), "Acknowledged")
+        elif action == "suppress":
+            until = form.suppressed_until()
+            outcome = triage.suppress(ids, user, data["reason"], until)
+            _report(request, outcome, f"Suppressed through {data['until']:%Y-%m-%d}:")
+        elif action == "reopen":
+            _report(request, triage.reopen(ids, user), "Reopened")
+    return redirect(back)

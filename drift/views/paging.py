@@ -1,0 +1,73 @@
+"""Page numbers without an unbounded COUNT: a list counts at most CAP + 1 rows, enough
+to say "10,000+", so a million-row findings table costs the same as a small one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+from typing import Any
+
+from django.db.models import QuerySet
+
+CAP = 10_000
+
+
+@dataclass
+class Page:
+    rows: list[Any]
+    number: int
+    per_page: int
+    counted: int  # at most CAP + 1
+    has_next: bool
+
+    @property
+    def capped(self) -> bool:
+        return self.counted > CAP
+
+    @property
+    def total_label(self) -> str:
+        return f"{CAP:,}+" if self.capped else f"{self.counted:,}"
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(min(self.counted, CAP) / self.per_page))
+
+    @property
+    def pages_label(self) -> str:
+        return f"{self.pages:,}+" if self.capped else f"{self.pages:,}"
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def previous_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def first_index(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.rows else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.number - 1) * self.per_page + len(self.rows)
+
+
+def paginate(queryset: QuerySet[Any], number: Any, per_page: int = 50) -> Page:
+    """One page of ``queryset`` (ordered by the caller); a bad or too large page number
+    shows the last page that has rows (within the counted rows)."""
+    try:
+        wanted = max(1, int(number))
+    except (TypeError, ValueError):
+        wanted = 1
+    # COUNT over a LIMITed subquery: PostgreSQL stops after CAP + 1 rows.
+    counted = queryset.order_by()[: CAP + 1].count()
+    if counted <= CAP:
+        wanted = min(wanted, max(1, ceil(counted / per_page)))
+    offset = (wanted - 1) * per_page
+    rows = list(queryset[offset : offset + per_page + 1])
+    return Page(rows[:per_page], wanted, per_page, counted, has_next=len(rows) > per_page)

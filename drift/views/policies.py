@@ -1,0 +1,84 @@
+"""Policies: what each compares and how it responds, its YAML, its clusters and scans,
+and what enforcing a detect-only policy would have done."""
+
+from __future__ import annotations
+
+import yaml
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from drift.forms import PreviewForm
+from drift.models import DriftPolicy, PolicyMode, RollupScope, Scan
+from drift.services import analytics, export
+from drift.views import present, tallies
+from drift.views.base import dashboard
+from drift.views.clusters import with_latest_score
+from drift.views.scans import scan_pairs
+from remediation import services as remediation
+
+PREVIEW_SHOWN = 100
+
+
+@dashboard
+def policy_list(request: HttpRequest) -> HttpResponse:
+    latest_scan = Scan.objects.filter(policy=OuterRef("pk")).order_by("-created_at")
+    policies = list(
+        with_latest_score(DriftPolicy.objects.select_related("source"), RollupScope.POLICY)
+        .annotate(last_scan_id=Subquery(latest_scan.values("pk")[:1]))
+        .order_by("name")
+    )
+    scans = Scan.objects.select_related("cluster").in_bulk(
+        [p.last_scan_id for p in policies if p.last_scan_id]
+    )
+    drift = tallies.open_by_policy()
+    context = {
+        "rows": [
+            {
+                "policy": p,
+                "last_scan": scans.get(p.last_scan_id),
+                "open": present.severity_list(drift.get(p.pk, {})),
+                "open_total": tallies.total(drift.get(p.pk, {})),
+                "interval": present.duration(p.interval_seconds),
+            }
+            for p in policies
+        ]
+    }
+    return render(request, "drift/policies/list.html", context)
+
+
+@dashboard
+def policy_detail(request: HttpRequest, name: str) -> HttpResponse:
+    policy = get_object_or_404(DriftPolicy.objects.select_related("source"), name=name)
+    document = yaml.safe_dump(export.policy(policy), sort_keys=False, default_flow_style=False)
+    live = analytics.score(RollupScope.POLICY, policy.pk, breakdown=0)
+    pairs = sorted(scan_pairs().items())
+    targets = [(key, cluster) for key, (target, cluster) in pairs if target == policy]
+    context = {
+        "policy": policy,
+        "document": document,
+        "score": live,
+        "open": present.severity_list(live.by_severity),
+        "targets": targets,
+        "scans": list(policy.scans.select_related("cluster").order_by("-created_at")[:15]),
+        "detect_only": policy.mode == PolicyMode.DETECT_ONLY,
+        "preview_form": PreviewForm(),
+        "expiry": present.duration(policy.request_expiry_seconds),
+        "interval": present.duration(policy.interval_seconds),
+    }
+    return render(request, "drift/policies/detail.html", context)
+
+
+@dashboard
+def policy_preview(request: HttpRequest, name: str) -> HttpResponse:
+    """What enforcing up to a severity would have remediated, from the ledger (a fragment
+    htmx loads into the policy page; a full page without htmx)."""
+    policy = get_object_or_404(DriftPolicy, name=name)
+    form = PreviewForm(request.GET or None)
+    preview = None
+    if form.is_valid():
+        preview = remediation.preview(policy, form.cleaned_data["up_to"], form.cleaned_data["days"])
+        preview["shown"] = preview["findings"][:PREVIEW_SHOWN]
+    context = {"policy": policy, "form": form, "preview": preview}
+    template = "drift/policies/_preview.html" if request.htmx else "drift/policies/preview.html"
+    return render(request, template, context)

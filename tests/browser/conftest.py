@@ -1,0 +1,133 @@
+"""Browser tests: Playwright drives Debian's Chromium (scripts/browser ensure installs it)
+against pytest-django's live server. Each person gets their own browser context, so two
+logins (an operator and an approver) can work side by side.
+
+Every page a Visitor opens is watched for console errors and uncaught exceptions; tests
+end with `assert_no_console_errors()`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connections
+
+# The devcluster and integration fixtures, for tests that need real drift on a real cluster.
+from tests.integration.conftest import scanner_cluster, shop_policy, shop_repo  # noqa: F401
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+VIEWPORT = {"width": 1440, "height": 900}
+
+
+@pytest.fixture(autouse=True)
+def _orm_next_to_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Playwright's sync API keeps an event loop running in this thread while it is
+    # started, and Django refuses ORM calls when it sees a running loop. The test's ORM
+    # calls are plain synchronous code between Playwright calls, so they are safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # The overview keeps MTTD and MTTR for a few minutes; each test computes its own.
+    cache.clear()
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    # One browser per test, stopped before the database is flushed: a session-wide one
+    # would leave its event loop running under every later test of the worker.
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: run `scripts/browser ensure`", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            # While Playwright runs, Django sees its event loop and keeps the test's ORM
+            # connections apart from the usual ones; close them before the loop stops,
+            # or they outlive the test and keep the test database from being dropped.
+            connections.close_all()
+            browser.close()
+
+
+class Visitor:
+    """One person in their own browser context, signed in with their own session."""
+
+    def __init__(self, browser: Any, base_url: str, user: Any) -> None:
+        self.user = user
+        self.context = browser.new_context(viewport=VIEWPORT, base_url=base_url)
+        self.context.set_default_timeout(15_000)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(f"{self.page.url}: {error}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(f"{self.page.url}: {message.text}")
+
+    def sign_in(self) -> Visitor:
+        self.page.goto("/login/")
+        self.page.get_by_label("Username").fill(self.user.username)
+        self.page.get_by_label("Password").fill(PASSWORD)
+        self.page.get_by_role("button", name="Sign in").click()
+        self.page.wait_for_url("**/")
+        return self
+
+    def visit(self, path: str) -> Any:
+        self.page.goto(path)
+        self.page.wait_for_load_state("load")
+        return self.page
+
+    def screenshot(self, name: str) -> Path:
+        """A full-page picture for the README (docs/screenshots/NAME.png)."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        target = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(target), full_page=True)
+        return target
+
+    def charts_drawn(self) -> int:
+        """Wait until Plotly has drawn every chart of the page; how many there are."""
+        self.page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-chart]')]"
+            ".every(el => el.querySelector('svg.main-svg'))"
+        )
+        return self.page.locator("[data-chart]:has(svg.main-svg)").count()
+
+    def assert_no_console_errors(self) -> None:
+        assert self.errors == [], "\n".join(self.errors)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visitor(chromium: Any, live_server: Any) -> Iterator[Callable[[Any], Visitor]]:
+    """visitor(user) -> a signed-in Visitor with their own browser context."""
+    opened: list[Visitor] = []
+
+    def open_as(user: Any) -> Visitor:
+        person = Visitor(chromium, live_server.url, user)
+        opened.append(person)
+        return person.sign_in()
+
+    yield open_as
+    for person in opened:
+        person.close()

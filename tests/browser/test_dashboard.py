@@ -1,0 +1,161 @@
+"""The dashboard in a real browser: every page loads without a console error, charts draw,
+findings filter and sort through htmx, selections behave, and viewers get no buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from drift.models import Finding, FindingStatus
+from tests.browser.fleet import small_fleet
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_tour_of_every_page(visitor: Any, approver: Any, requester: Any) -> None:
+    fleet = small_fleet(requester)
+    anna = visitor(approver)
+
+    anna.visit("/")
+    assert anna.charts_drawn() == 4
+    expect(anna.page.get_by_role("heading", name="Waiting for approval")).to_be_visible()
+    anna.screenshot("overview")
+
+    anna.visit("/findings/?ordering=-severity")
+    expect(anna.page.locator("#results tbody tr").first).to_contain_text("Critical")
+    anna.screenshot("findings")
+
+    anna.visit("/trends/")
+    assert anna.charts_drawn() == 5
+    anna.screenshot("trends")
+
+    page = anna.visit("/scans/")
+    expect(page.locator(f"#scan-{fleet.running.pk}-progress progress")).to_be_visible()
+    anna.screenshot("scans")
+
+    page = anna.visit(f"/policies/{fleet.policy.name}/")
+    expect(page.locator("pre.block")).to_contain_text("kind: DriftPolicy")
+    page.get_by_label("Auto-remediate up to").select_option("critical")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#preview")).to_contain_text("of the last 30 days would have been")
+    anna.screenshot("policy-detail")
+
+    for path in (
+        "/clusters/",
+        "/clusters/east/",
+        "/lanes/",
+        "/policies/",
+        "/approvals/",
+        "/remediations/",
+        f"/remediations/{fleet.pending[0].pk}/",
+        f"/findings/{fleet.findings[3].pk}/",
+        "/system/",
+    ):
+        anna.visit(path)
+        expect(anna.page.locator("h1")).to_be_visible()
+    anna.visit("/clusters/east/")
+    assert anna.charts_drawn() == 1
+    anna.assert_no_console_errors()
+
+
+def test_findings_filter_sort_and_open_through_htmx(
+    visitor: Any, operator: Any, requester: Any
+) -> None:
+    small_fleet(requester)
+    oscar = visitor(operator)
+    page = oscar.visit("/findings/")
+    rows = page.locator("#results tbody tr")
+
+    page.get_by_label("Search", exact=True).fill("cart")
+    page.wait_for_url("**q=cart**")  # htmx pushed the filtered address
+    carts = Finding.objects.open().filter(name__icontains="cart").count()
+    expect(rows).to_have_count(carts)
+
+    page.get_by_label("Cluster", exact=True).select_option("east")
+    page.wait_for_url("**cluster=east**")
+    expected = Finding.objects.open().filter(name__icontains="cart", cluster__name="east")
+    expect(rows).to_have_count(expected.count())
+
+    page.get_by_role("link", name="Clear").click()
+    page.get_by_role("checkbox", name="Critical").check()
+    page.wait_for_url("**severity=critical**")
+    expect(rows).to_have_count(Finding.objects.open().filter(severity="critical").count())
+
+    page.get_by_role("link", name="Last seen").click()
+    page.wait_for_url("**ordering=last_seen**")
+    expect(page.get_by_label("Sort by", exact=True)).to_have_value("last_seen")
+
+    first = rows.first.locator("td.name a")
+    name = first.inner_text()
+    first.click()
+    expect(page.locator("h1")).to_contain_text(name)
+    expect(page.get_by_role("heading", name="Git and the cluster, side by side")).to_be_visible()
+    expect(page.locator("table.sbs td.add").first).to_be_visible()  # what differs live
+    oscar.assert_no_console_errors()
+
+
+def test_a_selection_across_clusters_cannot_be_one_request(
+    visitor: Any, operator: Any, requester: Any
+) -> None:
+    fleet = small_fleet(requester)
+    east, west = fleet.clusters[0], fleet.clusters[1]
+    on_east = Finding.objects.open().filter(cluster=east, status="open").first()
+    on_west = Finding.objects.open().filter(cluster=west, status="open").first()
+    oscar = visitor(operator)
+    page = oscar.visit("/findings/?ordering=name")
+    remediate = page.locator('button[value="remediate"]')  # inside a closed disclosure
+    acknowledge = page.get_by_role("button", name="Acknowledge selected")
+
+    page.locator(f'input[name="finding"][value="{on_east.pk}"]').check()
+    page.locator(f'input[name="finding"][value="{on_west.pk}"]').check()
+
+    expect(page.locator("[data-selection-count]")).to_have_text("2 findings selected")
+    expect(page.locator("[data-selection-warning]")).to_contain_text("mixes 2 clusters")
+    expect(remediate).to_be_disabled()
+
+    page.get_by_text("Acknowledge", exact=True).click()  # open the disclosure
+    page.get_by_label("Comment (optional)").fill("seen in the browser")
+    acknowledge.click()
+    expect(page.locator(".flash-success")).to_have_text("Acknowledged 2 findings.")
+    assert {f.status for f in Finding.objects.filter(pk__in=[on_east.pk, on_west.pk])} == {
+        FindingStatus.ACKNOWLEDGED
+    }
+    oscar.assert_no_console_errors()
+
+
+def test_a_viewer_sees_no_buttons_and_a_forged_post_is_refused(
+    visitor: Any, viewer: Any, requester: Any
+) -> None:
+    fleet = small_fleet(requester)
+    target = next(f for f in fleet.findings if f.status == "open")
+    vera = visitor(viewer)
+
+    page = vera.visit("/findings/")
+    expect(page.locator('input[name="finding"]')).to_have_count(0)
+    expect(page.get_by_role("button", name="Request remediation")).to_have_count(0)
+    page = vera.visit(f"/findings/{target.pk}/")
+    expect(page.get_by_role("heading", name="Actions")).to_have_count(0)
+    page = vera.visit("/approvals/")
+    expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+    page = vera.visit("/scans/")
+    expect(page.get_by_role("button", name="Scan now")).to_have_count(0)
+
+    token = next(c["value"] for c in vera.context.cookies() if c["name"] == "csrftoken")
+    forged = vera.context.request.post(
+        "/findings/actions",
+        form={"action": "acknowledge", "finding": str(target.pk)},
+        headers={"X-CSRFToken": token, "Referer": page.url},
+    )
+    approval = vera.context.request.post(
+        f"/remediations/{fleet.pending[0].pk}/approve",
+        form={"comment": "sure"},
+        headers={"X-CSRFToken": token, "Referer": page.url},
+    )
+
+    assert forged.status == 403
+    assert "to acknowledge, suppress or link a finding needs the operator role" in forged.text()
+    assert approval.status == 403
+    assert Finding.objects.get(pk=target.pk).status == "open"
+    vera.assert_no_console_errors()
