@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -185,14 +185,8 @@ def request_list(request: HttpRequest) -> HttpResponse:
     form = RequestFilterForm(request.GET or None)
     rows = (
         RemediationRequest.objects.select_related("cluster", "policy", "requested_by")
+        .with_approvals_given()
         .annotate(
-            approvals_given=Count(
-                "approvals",
-                filter=Q(
-                    approvals__decision=Decision.APPROVE,
-                    approvals__plan_version=F("plan_version"),
-                ),
-            ),
             finding_count=Count("findings", distinct=True),
         )
         .order_by("-created_at", "-pk")

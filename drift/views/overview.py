@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -16,7 +16,7 @@ from drift.models import Cluster, Lane, RollupScope, Scan
 from drift.services import analytics
 from drift.views import present, tallies
 from drift.views.base import dashboard
-from remediation.models import Decision, RemediationRequest, RequestStatus
+from remediation.models import RemediationRequest, RequestStatus
 
 TREND_DAYS = 30
 # Bars beyond this many clusters or lanes make a chart nobody reads; the rest are counted.
@@ -24,20 +24,11 @@ GROUPS_SHOWN = 15
 
 
 def pending_requests() -> QuerySet[RemediationRequest]:
-    """Requests waiting for approval, soonest to expire first, with the approvals given to
-    their current plan counted in the same query."""
+    """Requests waiting for approval, soonest to expire first."""
     return (
         RemediationRequest.objects.filter(status=RequestStatus.PENDING)
         .select_related("cluster", "policy", "requested_by")
-        .annotate(
-            approvals_given=Count(
-                "approvals",
-                filter=Q(
-                    approvals__decision=Decision.APPROVE,
-                    approvals__plan_version=F("plan_version"),
-                ),
-            )
-        )
+        .with_approvals_given()
         .order_by("expires_at")
     )
 

@@ -45,6 +45,26 @@ FINAL_STATUSES = (
 )
 
 
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+
+
+class RequestQuerySet(models.QuerySet["RemediationRequest"]):
+    def with_approvals_given(self) -> RequestQuerySet:
+        """Annotate `approvals_given`: approvals of each request's current plan, counted in
+        the same query (approvals of an older plan no longer count)."""
+        return self.annotate(
+            approvals_given=models.Count(
+                "approvals",
+                filter=models.Q(
+                    approvals__decision=Decision.APPROVE,
+                    approvals__plan_version=models.F("plan_version"),
+                ),
+            )
+        )
+
+
 class RemediationRequest(models.Model):
     """A proposed correction of open findings on one cluster, with its plan and decisions."""
 
@@ -81,6 +101,7 @@ class RemediationRequest(models.Model):
     # and another may resume the request.
     lease_until = models.DateTimeField(null=True, blank=True)
     executions = models.PositiveSmallIntegerField(default=0)
+
     plan = models.JSONField(
         default=dict, blank=True, help_text="the dry-run result: objects, fields taken over, diff"
     )
@@ -92,6 +113,8 @@ class RemediationRequest(models.Model):
     expires_at = models.DateTimeField(default=default_expiry)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -108,11 +131,6 @@ class RemediationRequest(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
-
-
-class Decision(models.TextChoices):
-    APPROVE = "approve", "Approve"
-    REJECT = "reject", "Reject"
 
 
 class Approval(models.Model):
