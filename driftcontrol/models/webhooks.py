@@ -67,8 +67,10 @@ class WebhookDelivery(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     response_excerpt = models.CharField(max_length=500, blank=True)
+    # CASCADE, not SET_NULL: nulling it would turn a redelivery into a second "first"
+    # delivery of its event and break the constraint below while deleting.
     redelivery_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="redeliveries"
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="redeliveries"
     )
     requested_by = models.CharField(
         max_length=150, blank=True, help_text="who asked for a manual redelivery"

@@ -45,6 +45,7 @@ PAGES = {
     "policy": lambda w: reverse("policy", args=["shop"]),
     "policy-preview": lambda w: reverse("policy-preview", args=["shop"]) + "?up_to=high&days=30",
     "trends": lambda w: reverse("trends"),
+    "tokens": lambda w: reverse("tokens"),
 }
 
 
