@@ -20,8 +20,11 @@ urlpatterns = [
     path("webhooks/", webhooks.subscription_list, name="webhooks"),
     path("webhooks/<int:pk>/", webhooks.subscription_detail, name="webhook"),
     path("webhooks/<int:pk>/delete", webhooks.subscription_delete, name="webhook-delete"),
-    path("webhooks/<int:pk>/deliveries/<uuid:delivery>/redeliver", webhooks.redeliver,
-         name="webhook-redeliver"),
+    path(
+        "webhooks/<int:pk>/deliveries/<uuid:delivery>/redeliver",
+        webhooks.redeliver,
+        name="webhook-redeliver",
+    ),
     path("api/", include("driftcontrol.api.urls")),
     # The dashboard: "/" is the overview (drift.urls names it "home").
     path("", include("drift.urls")),

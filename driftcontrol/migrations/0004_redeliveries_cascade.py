@@ -5,15 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('driftcontrol', '0003_api_tokens_and_webhooks'),
+        ("driftcontrol", "0003_api_tokens_and_webhooks"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='webhookdelivery',
-            name='redelivery_of',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='redeliveries', to='driftcontrol.webhookdelivery'),
+            model_name="webhookdelivery",
+            name="redelivery_of",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="redeliveries",
+                to="driftcontrol.webhookdelivery",
+            ),
         ),
     ]

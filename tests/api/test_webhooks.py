@@ -14,6 +14,7 @@ from django.utils import timezone
 from driftcontrol import webhooks
 from driftcontrol.models import DeliveryStatus, OutboxEvent, WebhookDelivery
 from driftcontrol.outbox import publish
+from driftcontrol.webhooks import targets
 
 pytestmark = pytest.mark.django_db
 SECRET = "receiver-shared-secret-0123456789"
@@ -163,7 +164,7 @@ def test_targets_that_are_not_public_are_refused(url, reason):
 
 
 def test_a_host_is_refused_when_any_of_its_addresses_is_private(monkeypatch):
-    monkeypatch.setattr(webhooks, "_resolve", lambda host, port: ["93.184.216.34", "10.0.0.5"])
+    monkeypatch.setattr(targets, "_resolve", lambda host, port: ["93.184.216.34", "10.0.0.5"])
 
     with pytest.raises(webhooks.InvalidSubscription, match="10.0.0.5, a private address"):
         webhooks.subscribe("cli:test", "split", "https://hooks.example.com/x", ["*"])

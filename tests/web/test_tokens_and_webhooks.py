@@ -4,7 +4,13 @@ import pytest
 from django.urls import reverse
 
 from driftcontrol import webhooks
-from driftcontrol.models import ApiToken, AuditEvent, OutboxEvent, WebhookDelivery
+from driftcontrol.models import (
+    ApiToken,
+    AuditEvent,
+    OutboxEvent,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from driftcontrol.tokens import authenticate
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +86,7 @@ def test_an_admin_subscribes_changes_redelivers_and_deletes(client, admin_user, 
     assert page.status_code == 200
     secret = page.context["secret"]
     assert len(secret) >= 16 and secret.encode() in page.content
-    subscription = webhooks.WebhookSubscription.objects.get(name="tickets")
+    subscription = WebhookSubscription.objects.get(name="tickets")
     assert subscription.event_types == ["finding.opened", "finding.resolved"]
 
     client.post(
@@ -103,7 +109,7 @@ def test_an_admin_subscribes_changes_redelivers_and_deletes(client, admin_user, 
     assert WebhookDelivery.objects.filter(redelivery_of=delivery).count() == 1
 
     client.post(reverse("webhook-delete", args=[subscription.pk]))
-    assert not webhooks.WebhookSubscription.objects.exists()
+    assert not WebhookSubscription.objects.exists()
     assert OutboxEvent.objects.count() == 1
     assert set(AuditEvent.objects.values_list("action", flat=True)) >= {
         "webhook.created",
@@ -128,4 +134,4 @@ def test_a_refused_subscription_says_why_and_keeps_nothing(client, admin_user):
 
     assert page.status_code == 400
     assert b"url:" in page.content
-    assert not webhooks.WebhookSubscription.objects.exists()
+    assert not WebhookSubscription.objects.exists()

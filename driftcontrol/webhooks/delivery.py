@@ -1,38 +1,24 @@
-"""Outbound webhooks: the only module that sends them.
+"""Dispatch and delivery: events become deliveries, deliveries become signed POSTs.
 
 Events wait in the outbox table (written with the change they report). A beat task
 (`dispatch`) claims pending rows with SELECT ... FOR UPDATE SKIP LOCKED, makes one
 delivery row per matching active subscription and marks the events dispatched, all in one
 transaction; a delivery task then POSTs each one. Delivery is at-least-once: a worker
 that dies mid-request leaves the delivery due again, so receivers dedupe by event id.
-
-Each request is signed: ``X-DriftControl-Signature: t=<unix time>,v1=<hex>`` where the hex
-is HMAC-SHA256(secret, f"{t}.{body}"). Failed attempts are retried with exponential
-backoff and jitter for WEBHOOK_RETRY_FOR_HOURS.
-
-Targets are checked when a subscription is saved and again before every attempt (DNS
-may change in between): only http(s), and every address the host resolves to must be
-public unless WEBHOOK_ALLOW_PRIVATE_TARGETS is on. The request then goes to the address
-that was checked, so a second DNS answer cannot redirect it, and redirects are not
-followed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import random
-import secrets
-import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import certifi
 import urllib3
@@ -41,245 +27,17 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from driftcontrol import audit
-from driftcontrol.exceptions import DomainError, NotFound
-from driftcontrol.models import (
-    DeliveryStatus,
-    OutboxEvent,
-    WebhookDelivery,
-    WebhookSubscription,
-)
-from driftcontrol.permissions import Action, check
+from driftcontrol.models import DeliveryStatus, OutboxEvent, WebhookDelivery, WebhookSubscription
+from driftcontrol.webhooks.targets import Target, TargetRefused, target_of
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPES = (
-    "finding.opened",
-    "finding.resolved",
-    "finding.severity_changed",
-    "scan.failed",
-    "remediation.requested",
-    "remediation.approved",
-    "remediation.rejected",
-    "remediation.succeeded",
-    "remediation.failed",
-    "remediation.rolled_back",
-    "remediation.expired",
-    "remediation.cancelled",
-    "remediation.alert",
-)
-ALL_EVENTS = "*"
 USER_AGENT = "DriftControl-Webhooks/1"
-MIN_SECRET_LENGTH = 16
 MAX_RETRY_DELAY = timedelta(hours=1)
 # A delivery queued but not picked up within this time is queued again: its message was
 # lost (broker restarted) or the workers were down.
 REQUEUE_AFTER = timedelta(minutes=2)
 DISPATCH_BATCH = 200
-
-
-class InvalidSubscription(DomainError):
-    """The subscription cannot be saved as given; ``field_errors`` says why, per field."""
-
-    def __init__(self, field_errors: dict[str, list[str]]) -> None:
-        self.field_errors = field_errors
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in field_errors.items()))
-
-
-class TargetRefused(Exception):
-    """The URL may not be called (scheme, or an address that is not public)."""
-
-
-# --- targets ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    scheme: str
-    host: str
-    port: int
-    path: str
-    host_header: str
-    addresses: tuple[str, ...]
-
-
-def _resolve(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def _refusal(address: str) -> str | None:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for what, flag in (
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("unspecified", ip.is_unspecified),
-        ("multicast", ip.is_multicast),
-        ("private", ip.is_private),
-    ):
-        if flag:
-            return what
-    return None if ip.is_global else "not public"
-
-
-def target_of(url: str) -> Target:
-    """Parse and resolve ``url``; raise TargetRefused unless every address may be called."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise TargetRefused("only http and https URLs can receive webhooks")
-    if not parts.hostname:
-        raise TargetRefused("the URL names no host")
-    if parts.username or parts.password:
-        raise TargetRefused("put no credentials in the URL; the signature authenticates us")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise TargetRefused("the URL's port is not a number from 1 to 65535") from None
-    try:
-        addresses = _resolve(parts.hostname, port)
-    except (OSError, UnicodeError) as error:
-        raise TargetRefused(f"cannot resolve {parts.hostname}: {error}") from None
-    if not settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
-        for address in addresses:
-            why = _refusal(address)
-            if why is not None:
-                raise TargetRefused(
-                    f"{parts.hostname} resolves to {address}, a {why} address; webhooks go "
-                    "to public addresses only (WEBHOOK_ALLOW_PRIVATE_TARGETS allows others)"
-                )
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Target(parts.scheme, parts.hostname, port, path, parts.netloc, tuple(addresses))
-
-
-def url_problem(url: str) -> str | None:
-    """Why webhooks to ``url`` would be refused, or None."""
-    try:
-        target_of(url)
-    except TargetRefused as error:
-        return str(error)
-    return None
-
-
-# --- subscriptions ------------------------------------------------------------------------
-
-
-def _problems(
-    name: str | None, url: str | None, event_types: list[str] | None, secret: str | None
-) -> dict[str, list[str]]:
-    problems: dict[str, list[str]] = {}
-    if name is not None and not name.strip():
-        problems["name"] = ["name the subscription (e.g. jira)"]
-    if url is not None and (why := url_problem(url)) is not None:
-        problems["url"] = [why]
-    if event_types is not None:
-        unknown = [t for t in event_types if t != ALL_EVENTS and t not in EVENT_TYPES]
-        if not event_types:
-            problems["event_types"] = ['subscribe to at least one event type, or "*"']
-        elif unknown:
-            problems["event_types"] = [
-                f"unknown event type(s) {', '.join(unknown)}; use {', '.join(EVENT_TYPES)} or *"
-            ]
-    if secret is not None and len(secret) < MIN_SECRET_LENGTH:
-        problems["secret"] = [f"use at least {MIN_SECRET_LENGTH} characters"]
-    return problems
-
-
-def _may_manage(actor: Any) -> None:
-    if not isinstance(actor, str):  # a "cli:..." actor is someone with a shell on the server
-        check(actor, Action.MANAGE_WEBHOOKS)
-
-
-def subscribe(
-    actor: Any,
-    name: str,
-    url: str,
-    event_types: list[str],
-    secret: str | None = None,
-    active: bool = True,
-    description: str = "",
-) -> tuple[WebhookSubscription, str]:
-    """Create a subscription; returns it and its secret (generated when none is given)."""
-    from driftcontrol.crypto import seal
-
-    _may_manage(actor)
-    problems = _problems(name, url, event_types, secret)
-    if WebhookSubscription.objects.filter(name=name).exists():
-        problems.setdefault("name", []).append(f"a subscription named {name!r} exists")
-    if problems:
-        raise InvalidSubscription(problems)
-    secret = secret or secrets.token_urlsafe(32)
-    with transaction.atomic():
-        subscription = WebhookSubscription.objects.create(
-            name=name.strip(),
-            url=url,
-            secret=seal(secret),
-            event_types=sorted(set(event_types)),
-            active=active,
-            description=description,
-            created_by=None if isinstance(actor, str) else actor,
-        )
-        audit.record(
-            actor,
-            "webhook.created",
-            subscription,
-            {"url": url, "eventTypes": subscription.event_types, "active": active},
-        )
-    return subscription, secret
-
-
-def update(actor: Any, subscription_id: int, **changes: Any) -> WebhookSubscription:
-    """Change name, url, event_types, secret, active or description (audited)."""
-    from driftcontrol.crypto import seal, unseal
-
-    _may_manage(actor)
-    allowed = {"name", "url", "event_types", "secret", "active", "description"}
-    unknown = set(changes) - allowed
-    if unknown:
-        raise DomainError(f"cannot change {', '.join(sorted(unknown))}")
-    problems = _problems(
-        changes.get("name"), changes.get("url"), changes.get("event_types"), changes.get("secret")
-    )
-    with transaction.atomic():
-        subscription = _locked(subscription_id)
-        name = changes.get("name")
-        others = WebhookSubscription.objects.exclude(pk=subscription.pk)
-        if name and others.filter(name=name).exists():
-            problems.setdefault("name", []).append(f"a subscription named {name!r} exists")
-        if problems:
-            raise InvalidSubscription(problems)
-        changed = []
-        for key, value in changes.items():
-            if key == "secret":
-                if value and unseal(subscription.secret) != value:
-                    subscription.secret = seal(value)
-                    changed.append(key)
-                continue
-            if key == "event_types":
-                value = sorted(set(value))
-            if getattr(subscription, key) != value:
-                setattr(subscription, key, value)
-                changed.append(key)
-        if changed:
-            subscription.save()
-            audit.record(actor, "webhook.updated", subscription, {"changed": sorted(changed)})
-    return subscription
-
-
-def delete(actor: Any, subscription_id: int) -> None:
-    _may_manage(actor)
-    with transaction.atomic():
-        subscription = _locked(subscription_id)
-        audit.record(actor, "webhook.deleted", subscription, {"url": subscription.url})
-        subscription.delete()
-
-
-def _locked(subscription_id: int) -> WebhookSubscription:
-    found = WebhookSubscription.objects.select_for_update().filter(pk=subscription_id).first()
-    if found is None:
-        raise NotFound(f"no webhook subscription #{subscription_id}")
-    return found
 
 
 # --- dispatch -----------------------------------------------------------------------------
@@ -361,32 +119,6 @@ def queue(delivery_ids: Iterable[Any]) -> None:
             log.warning("cannot queue webhook deliveries (%s); they stay due", error)
             WebhookDelivery.objects.filter(pk__in=ids[index:]).update(queued_at=None)
             return
-
-
-def redeliver(delivery_id: Any, actor: Any) -> WebhookDelivery:
-    """Send an event to a subscription again, as a new delivery with its own log."""
-    _may_manage(actor)
-    original = WebhookDelivery.objects.select_related("subscription").filter(pk=delivery_id).first()
-    if original is None:
-        raise NotFound(f"no webhook delivery {delivery_id}")
-    if not original.subscription.active:
-        raise DomainError(f"subscription {original.subscription.name} is inactive")
-    with transaction.atomic():
-        copy = WebhookDelivery.objects.create(
-            subscription=original.subscription,
-            event_id=original.event_id,
-            event_type=original.event_type,
-            redelivery_of=original,
-            requested_by=actor if isinstance(actor, str) else actor.get_username(),
-        )
-        audit.record(
-            actor,
-            "webhook.redelivery_requested",
-            original.subscription,
-            {"event": str(original.event_id), "delivery": str(copy.pk)},
-        )
-        transaction.on_commit(lambda: queue([copy.pk]))
-    return copy
 
 
 # --- delivery -----------------------------------------------------------------------------
