@@ -15,7 +15,6 @@ import io
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -25,6 +24,8 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
+
+from drift import processes
 
 # Branches and tags only: a `--mirror` refspec (refs/*) would also drag in every pull
 # request head a hosting service publishes. `+` lets moved tags and rewritten branches in.
@@ -382,25 +383,7 @@ def _run(argv: list[str], stdin: bytes | None, timeout: float) -> tuple[int, byt
     if "GIT_SSH_COMMAND" not in environment and "GIT_SSH" not in environment:
         # ssh prompts on its own (passphrase, unknown host key) unless told not to.
         environment["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
-    with subprocess.Popen(
-        argv,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=environment,
-        # Its own session: no controlling terminal to prompt on, and one process group
-        # to kill with its helpers.
-        start_new_session=True,
-    ) as process:
-        try:
-            out, err = process.communicate(stdin, timeout=timeout)
-        except BaseException:
-            # Kill git's helpers too (remote-https, ssh, index-pack): left running, they
-            # would go on writing to the mirror after its lock is released.
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            raise
-    return process.returncode, out, err
+    return processes.run(argv, environment, timeout, stdin)
 
 
 def _extraction_filter(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:

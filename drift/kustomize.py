@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterable, Sequence
-from contextlib import suppress
 from pathlib import Path
+
+from drift import processes
 
 KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 
@@ -139,22 +139,7 @@ def _verify(binary: str, mtime_ns: int, size: int) -> str | None:
 def _run(argv: list[str], timeout: float) -> tuple[int, bytes, bytes]:
     # kustomize clones remote bases with git: it must fail, not wait for a password.
     environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-    with subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=environment,
-        start_new_session=True,
-    ) as process:
-        try:
-            out, err = process.communicate(timeout=timeout)
-        except BaseException:
-            # Its children (git, for remote bases) must not outlive the timeout either.
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            raise
-    return process.returncode, out, err
+    return processes.run(argv, environment, timeout)
 
 
 def _tail(stderr: bytes) -> str:
