@@ -7,7 +7,7 @@ from celery import shared_task
 from drift.services import scanning
 
 
-@shared_task(name="scans.run", ignore_result=True)
+@shared_task(name=scanning.RUN_SCAN, ignore_result=True)
 def run_scan(scan_id: int) -> None:
     # Safe to deliver twice: the service claims the scan with a conditional UPDATE.
     scanning.run(scan_id)

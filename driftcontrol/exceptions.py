@@ -1,4 +1,11 @@
-"""Domain exceptions. Views, the API and the CLI map them to 403/409 and clear messages."""
+"""Domain exceptions. Views, the API and the CLI map them to 400/403/404/409 and clear
+messages. They live in the core so that every surface can map them without importing the
+domain app that raises them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
 
 
 class DomainError(Exception):
@@ -19,3 +26,21 @@ class AlreadyDecided(InvalidTransition):
 
 class NotFound(DomainError):
     """The object named does not exist (or is not visible to the user)."""
+
+
+class FieldProblem(Protocol):
+    """One thing wrong with an input: where (`spec.interval`) and what."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+class Invalid(DomainError):
+    """Input that fails validation, nothing of it applied; `problems` names every bad field."""
+
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(f"{p.path}: {p.message}" for p in self.problems))

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "driftcontrol",
     "drift",
     "remediation",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -100,7 +101,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "driftcontrol.context_processors.roles",
+                "dashboard.context_processors.roles",
             ],
         },
     },

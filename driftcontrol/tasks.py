@@ -24,7 +24,7 @@ def dispatch_webhooks() -> int:
 
 # Not acks_late: a worker lost mid-request leaves the delivery due again in the table, and
 # the next dispatch queues it; redelivering the message as well would only race with that.
-@shared_task(name="webhooks.deliver", ignore_result=True)
+@shared_task(name=webhooks.DELIVER, ignore_result=True)
 def deliver_webhook(delivery_id: str) -> None:
     webhooks.deliver(delivery_id)
 

@@ -1,3 +1,5 @@
+"""Remediation listens to detection: new findings may be auto-remediated."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -5,7 +7,8 @@ from typing import Any
 from django.dispatch import receiver
 
 from drift.signals import findings_opened
-from driftcontrol.queue import after_commit
+from driftcontrol import queue
+from remediation.services import auto
 
 
 @receiver(findings_opened)
@@ -14,7 +17,6 @@ def auto_remediate(
 ) -> None:
     """New findings go to a worker, which decides what the policy's mode allows."""
     from drift.models import DriftPolicy, PolicyMode
-    from remediation import tasks
 
     if DriftPolicy.objects.filter(pk=policy_id, mode=PolicyMode.ENFORCE).exists():
-        after_commit(tasks.auto_remediate, policy_id, cluster_id, finding_ids)
+        queue.after_commit(auto.HANDLE_OPENED, policy_id, cluster_id, finding_ids)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from celery import shared_task
 
 from remediation import services
+from remediation.services import auto, requests
 
 
 # Work that changes clusters is acknowledged late: a worker that dies mid-run gets the
 # message redelivered, and the lease in the service decides who may continue.
-@shared_task(name="remediation.execute", acks_late=True, ignore_result=True)
+@shared_task(name=requests.EXECUTE, acks_late=True, ignore_result=True)
 def execute(request_id: int) -> None:
     services.execute(request_id)
 
 
-@shared_task(name="remediation.auto", acks_late=True, ignore_result=True)
+@shared_task(name=auto.HANDLE_OPENED, acks_late=True, ignore_result=True)
 def auto_remediate(policy_id: int, cluster_id: int, finding_ids: list[int]) -> None:
     services.handle_opened(policy_id, cluster_id, finding_ids)
 

@@ -56,3 +56,35 @@ def admin_user(db: None) -> object:
 def outsider(db: None) -> object:
     """Signed in, but holding no role."""
     return UserFactory(username="charlie")
+
+
+class TaskQueue:
+    """Tasks the code under test queued by name (driftcontrol.queue.send), kept here
+    instead of reaching a broker; a handler set with `run` does a task's work in place."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, tuple[object, ...]]] = []
+        self._queued: dict[str, list[object]] = {}
+        self._handlers: dict[str, object] = {}
+
+    def send(self, task_name: str, *args: object) -> None:
+        self.sent.append((task_name, args))
+        self.queued(task_name).append(args[0] if len(args) == 1 else args)
+        handler = self._handlers.get(task_name)
+        if handler is not None:
+            handler(*args)  # type: ignore[operator]
+
+    def run(self, task_name: str, handler: object) -> None:
+        self._handlers[task_name] = handler
+
+    def queued(self, task_name: str) -> list[object]:
+        """The arguments of each send of the task (the one argument, for one-argument
+        tasks), as a list that grows as the code queues more."""
+        return self._queued.setdefault(task_name, [])
+
+
+@pytest.fixture
+def tasks(monkeypatch: pytest.MonkeyPatch) -> TaskQueue:
+    queue = TaskQueue()
+    monkeypatch.setattr("driftcontrol.queue.send", queue.send)
+    return queue

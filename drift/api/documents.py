@@ -6,6 +6,7 @@ accepts and refuses exactly what the command line does, with the same field path
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.db.models import Model
@@ -13,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 
 from drift.services import declarative
 from driftcontrol.api.errors import Problem
+from driftcontrol.exceptions import Invalid
 
 
 def _refuse(field: str, message: str) -> ValidationError:
@@ -65,10 +67,23 @@ def create(model: type[Model], document: dict[str, Any], actor: Any) -> Any:
     name = document["metadata"].get("name")
     if isinstance(name, str) and model._default_manager.filter(name=name).exists():
         raise Problem(409, f"{document['kind']} {name} exists; PUT or PATCH it to change it")
-    declarative.apply([document], actor, via="api")
+    _apply_one(document, actor)
     return model._default_manager.get(name=document["metadata"]["name"])
 
 
 def replace(obj: Model, document: dict[str, Any], actor: Any) -> Any:
-    declarative.apply([document], actor, via="api")
+    _apply_one(document, actor)
     return type(obj)._default_manager.get(pk=obj.pk)
+
+
+def _apply_one(document: dict[str, Any], actor: Any) -> None:
+    """Apply the body as a batch of one; its problems name fields of the body itself
+    (`spec.interval`, not `documents[0].spec.interval`)."""
+    try:
+        declarative.apply([document], actor, via="api")
+    except declarative.InvalidDocuments as invalid:
+        one = [
+            dataclasses.replace(p, path=p.path.removeprefix("documents[0]."))
+            for p in invalid.problems
+        ]
+        raise Invalid(one) from invalid

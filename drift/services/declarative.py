@@ -27,16 +27,13 @@ from drift.services.documents import (
 )
 from driftcontrol import audit
 from driftcontrol.crypto import seal, unseal
+from driftcontrol.exceptions import Invalid
 
 __all__ = ["API_VERSION", "KINDS", "Applied", "InvalidDocuments", "Planned", "apply", "plan"]
 
 
-class InvalidDocuments(Exception):
-    """Every problem found in a batch, none of it applied."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+class InvalidDocuments(Invalid):
+    """Every problem found in a batch (paths start `documents[i].`), none of it applied."""
 
 
 def plan(documents: list[Any], bases: list[Path | None] | None = None) -> list[Planned]:

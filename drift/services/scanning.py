@@ -29,13 +29,14 @@ from drift.models import (
     ScanTrigger,
 )
 from drift.services import clusters, desired, evidence, ledger
-from driftcontrol import audit
+from driftcontrol import audit, queue
 from driftcontrol.outbox import publish
-from driftcontrol.queue import after_commit
 
 log = logging.getLogger(__name__)
 
 # A running scan writes a heartbeat with its progress; one silent this long lost its worker.
+# The task that runs a queued scan (drift/tasks.py), queued by name: tasks import us.
+RUN_SCAN = "scans.run"
 SCAN_STALE_AFTER = timedelta(minutes=10)
 # A queued scan whose message was lost (broker restarted) is sent again after this.
 QUEUED_RESEND_AFTER = timedelta(minutes=5)
@@ -53,8 +54,6 @@ def request(
 
     ``enqueue=False`` leaves running it to the caller (the CLI runs scans in-process).
     """
-    from drift import tasks  # tasks import services; the other way round only at call time
-
     with transaction.atomic():
         active = Scan.objects.running().filter(policy=policy, cluster=cluster).first()
         if active is not None:
@@ -77,7 +76,7 @@ def request(
                 {"policy": policy.name, "cluster": cluster.name, "trigger": trigger},
             )
         if enqueue:
-            after_commit(tasks.run_scan, scan.pk)
+            queue.after_commit(RUN_SCAN, scan.pk)
     return scan, True
 
 
@@ -286,8 +285,6 @@ def dispatch_due() -> int:
 
 def reap() -> int:
     """Fail scans whose worker went silent; send again scans whose message was lost."""
-    from drift import tasks
-
     now = timezone.now()
     stale = Scan.objects.filter(status=ScanStatus.RUNNING, heartbeat_at__lt=now - SCAN_STALE_AFTER)
     failed = 0
@@ -312,5 +309,5 @@ def reap() -> int:
     for scan_id in Scan.objects.filter(
         status=ScanStatus.QUEUED, created_at__lt=now - QUEUED_RESEND_AFTER
     ).values_list("pk", flat=True):
-        tasks.run_scan.delay(scan_id)
+        queue.send(RUN_SCAN, scan_id)
     return failed

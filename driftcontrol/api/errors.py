@@ -18,10 +18,10 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 
-from drift.services.declarative import InvalidDocuments
 from driftcontrol.exceptions import (
     AlreadyDecided,
     DomainError,
+    Invalid,
     InvalidTransition,
     NotAllowed,
     NotFound,
@@ -115,15 +115,9 @@ def _summary(errors: list[dict[str, Any]]) -> str:
     return f"{len(errors)} problem(s): {', '.join(dict.fromkeys(named))}"
 
 
-def _document_path(path: str) -> str:
-    """`documents[0].spec.interval` -> `spec.interval`: the API takes one document."""
-    head, dot, rest = path.partition(".")
-    return rest if head.startswith("documents[") and dot else path
-
-
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, InvalidDocuments):
-        errors = [{"field": _document_path(p.path), "detail": p.message} for p in exc.problems]
+    if isinstance(exc, Invalid):
+        errors = [{"field": p.path, "detail": p.message} for p in exc.problems]
         return problem(400, _summary(errors), "validation-error", errors)
     if isinstance(exc, DomainError):
         return _domain(exc)

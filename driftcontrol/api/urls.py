@@ -1,5 +1,6 @@
 """The REST API (/api/v1/): authentication, errors, pagination, schema, and the core
-resources (tokens, webhooks, audit events); drift and remediation add theirs."""
+resources (tokens, webhooks, audit events); each installed app adds its own from its
+`api/routes.py` (see driftcontrol.extensions)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,21 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from drift.api import routes as drift_routes
 from driftcontrol.api.audit import AuditEventViewSet
 from driftcontrol.api.me import MeView
 from driftcontrol.api.tokens import TokenViewSet
 from driftcontrol.api.views import RedocView, not_found
 from driftcontrol.api.webhooks import DeliveryViewSet, SubscriptionViewSet
-from remediation.api import routes as remediation_routes
+from driftcontrol.extensions import app_modules
+
+APP_ROUTES = app_modules("api.routes")
 
 VIEWSETS: list[tuple[str, Any, str]] = [
     ("tokens", TokenViewSet, "token"),
     ("webhooks", SubscriptionViewSet, "webhook"),
     ("webhook-deliveries", DeliveryViewSet, "webhook-delivery"),
     ("audit-events", AuditEventViewSet, "audit-event"),
-    *drift_routes.VIEWSETS,
-    *remediation_routes.VIEWSETS,
+    *(entry for routes in APP_ROUTES for entry in getattr(routes, "VIEWSETS", [])),
 ]
 
 router = SimpleRouter()
@@ -32,7 +33,7 @@ for prefix, viewset, basename in VIEWSETS:
 
 v1 = [
     path("me/", MeView.as_view(), name="me"),
-    *drift_routes.VIEWS,
+    *(view for routes in APP_ROUTES for view in getattr(routes, "VIEWS", [])),
     *router.urls,
 ]
 

@@ -18,6 +18,7 @@ followed.
 """
 
 from driftcontrol.webhooks.delivery import (
+    DELIVER,
     Attempt,
     body_of,
     deliver,
@@ -43,6 +44,7 @@ from driftcontrol.webhooks.targets import Target, TargetRefused, target_of, url_
 
 __all__ = [
     "ALL_EVENTS",
+    "DELIVER",
     "EVENT_TYPES",
     "Attempt",
     "InvalidSubscription",

@@ -27,6 +27,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from driftcontrol import queue as task_queue
 from driftcontrol.models import DeliveryStatus, OutboxEvent, WebhookDelivery, WebhookSubscription
 from driftcontrol.webhooks.targets import Target, TargetRefused, target_of
 
@@ -38,6 +39,8 @@ MAX_RETRY_DELAY = timedelta(hours=1)
 # lost (broker restarted) or the workers were down.
 REQUEUE_AFTER = timedelta(minutes=2)
 DISPATCH_BATCH = 200
+# The task that delivers one webhook (driftcontrol/tasks.py), queued by name.
+DELIVER = "webhooks.deliver"
 
 
 # --- dispatch -----------------------------------------------------------------------------
@@ -106,15 +109,13 @@ def queue_due(limit: int = 500, exclude: Iterable[Any] = ()) -> int:
 def queue(delivery_ids: Iterable[Any]) -> None:
     """Send a delivery task for each id. A broker that is down loses nothing: the rows
     stay due and the next dispatch queues them again."""
-    from driftcontrol import tasks
-
     ids = list(delivery_ids)
     if not ids:
         return
     WebhookDelivery.objects.filter(pk__in=ids).update(queued_at=timezone.now())
     for index, delivery_id in enumerate(ids):
         try:
-            tasks.deliver_webhook.delay(str(delivery_id))
+            task_queue.send(DELIVER, str(delivery_id))
         except Exception as error:  # kombu's OperationalError and friends: broker is down
             log.warning("cannot queue webhook deliveries (%s); they stay due", error)
             WebhookDelivery.objects.filter(pk__in=ids[index:]).update(queued_at=None)

@@ -34,6 +34,9 @@ from remediation.services import pins, planning, requests
 
 log = logging.getLogger(__name__)
 
+# The task that calls handle_opened on a worker (remediation/tasks.py), queued by name.
+HANDLE_OPENED = "remediation.auto"
+
 
 def handle_opened(policy_id: int, cluster_id: int, finding_ids: Iterable[int]) -> list[int]:
     """Requests made for newly opened findings (their ids)."""

@@ -28,7 +28,7 @@ from drift.engine.windows import is_open
 from drift.models import ObjectSnapshot, RemediationStrategy, SnapshotReason
 from drift.services import clusters, desired, evidence, ledger, snapshots
 from drift.services.desired import secret_hasher
-from driftcontrol import audit
+from driftcontrol import audit, queue
 from driftcontrol.outbox import publish
 from remediation.models import (
     RemediationRequest,
@@ -463,8 +463,6 @@ def _group(api_version: str) -> str:
 def resume_due() -> int:
     """Send what should run now: approved requests whose window is open, and executing
     ones whose worker's lease expired (a beat task)."""
-    from remediation import tasks
-
     now = timezone.now()
     sent = 0
     for request in RemediationRequest.objects.select_related("policy").filter(
@@ -481,6 +479,6 @@ def resume_due() -> int:
                 and now - request.approved_at < timedelta(minutes=1)
             ):
                 continue
-        tasks.execute.delay(request.pk)
+        queue.send(requests.EXECUTE, request.pk)
         sent += 1
     return sent

@@ -17,11 +17,10 @@ from django.utils import timezone
 
 from drift.engine.severity import rank
 from drift.models import Finding, RemediationStrategy
-from driftcontrol import audit
+from driftcontrol import audit, queue
 from driftcontrol.exceptions import AlreadyDecided, DomainError, InvalidTransition, NotFound
 from driftcontrol.outbox import publish
 from driftcontrol.permissions import Action, check
-from driftcontrol.queue import after_commit
 from remediation.models import (
     Approval,
     Decision,
@@ -32,6 +31,8 @@ from remediation.models import (
 )
 from remediation.services import planning
 
+# The task that executes an approved request (remediation/tasks.py), queued by name.
+EXECUTE = "remediation.execute"
 ACTIVE = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.EXECUTING)
 
 
@@ -183,13 +184,11 @@ def _store_steps(request: RemediationRequest, plan: planning.Plan) -> None:
 
 def _approved(request: RemediationRequest, why: str) -> None:
     """Within the caller's transaction: mark approved, queue execution after commit."""
-    from remediation import tasks
-
     request.status, request.approved_at = RequestStatus.APPROVED, timezone.now()
     request.save(update_fields=["status", "approved_at", "updated_at"])
     audit.record("system:remediation", "remediation.approved", request, {"why": why})
     publish("remediation.approved", payload(request))
-    after_commit(tasks.execute, request.pk)
+    queue.after_commit(EXECUTE, request.pk)
 
 
 def _locked(request_id: int) -> RemediationRequest:

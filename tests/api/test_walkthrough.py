@@ -42,12 +42,12 @@ def in_thread(work):
 
 
 @pytest.fixture
-def workers(monkeypatch):
+def workers(tasks):
     from drift.services import scanning
 
-    monkeypatch.setattr("drift.tasks.run_scan.delay", in_thread(scanning.run))
-    monkeypatch.setattr("remediation.tasks.execute.delay", in_thread(services.execute))
-    monkeypatch.setattr("driftcontrol.tasks.deliver_webhook.delay", webhooks.deliver)
+    tasks.run("scans.run", in_thread(scanning.run))
+    tasks.run("remediation.execute", in_thread(services.execute))
+    tasks.run("webhooks.deliver", webhooks.deliver)
 
 
 def wait_until(condition, timeout: float = 120) -> None:

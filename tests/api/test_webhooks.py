@@ -21,9 +21,10 @@ SECRET = "receiver-shared-secret-0123456789"
 
 
 @pytest.fixture
-def inline_delivery(monkeypatch, django_capture_on_commit_callbacks):
+def inline_delivery(tasks, django_capture_on_commit_callbacks):
     """Delivery tasks run here, at commit, instead of on a worker."""
-    monkeypatch.setattr("driftcontrol.tasks.deliver_webhook.delay", webhooks.deliver)
+    tasks.run("webhooks.deliver", webhooks.deliver)
+    return tasks
 
 
 def dispatch(capture) -> int:
@@ -185,7 +186,7 @@ def test_the_target_is_checked_again_at_delivery_time(
 
 
 def test_a_delivery_that_cannot_be_queued_stays_due_and_goes_out_later(
-    receiver, private_targets, monkeypatch, django_capture_on_commit_callbacks
+    receiver, private_targets, tasks, django_capture_on_commit_callbacks
 ):
     from kombu.exceptions import OperationalError
 
@@ -194,11 +195,11 @@ def test_a_delivery_that_cannot_be_queued_stays_due_and_goes_out_later(
 
     subscribe(receiver)
     publish("finding.opened", {"finding": {"id": 1}})
-    monkeypatch.setattr("driftcontrol.tasks.deliver_webhook.delay", broker_down)
+    tasks.run("webhooks.deliver", broker_down)
     dispatch(django_capture_on_commit_callbacks)
     assert WebhookDelivery.objects.get().queued_at is None  # nothing was queued
 
-    monkeypatch.setattr("driftcontrol.tasks.deliver_webhook.delay", webhooks.deliver)
+    tasks.run("webhooks.deliver", webhooks.deliver)
     dispatch(django_capture_on_commit_callbacks)
 
     assert len(receiver.wait_for(1)) == 1

@@ -1,4 +1,4 @@
-"""Git push hooks: POST /hooks/git/<source> (drift.views.hooks) and drift.services.hooks."""
+"""Git push hooks: POST /hooks/git/<source> (drift.views) and drift.services.hooks."""
 
 from __future__ import annotations
 
@@ -28,11 +28,9 @@ def signature(body: bytes, secret: str = SECRET) -> str:
 
 
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def sent(tasks) -> list[object]:
     """Scan ids handed to Celery (never to a real broker)."""
-    calls: list[int] = []
-    monkeypatch.setattr("drift.tasks.run_scan.delay", calls.append)
-    return calls
+    return tasks.queued("scans.run")
 
 
 @pytest.fixture

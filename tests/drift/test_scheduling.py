@@ -21,11 +21,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def sent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def sent(tasks) -> list[object]:
     """Scan ids handed to Celery (never to a real broker)."""
-    calls: list[int] = []
-    monkeypatch.setattr("drift.tasks.run_scan.delay", calls.append)
-    return calls
+    return tasks.queued("scans.run")
 
 
 @pytest.fixture

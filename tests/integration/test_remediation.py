@@ -26,14 +26,11 @@ DECLARED_WEB = "registry.example/shop/web:1.4.2"
 
 
 @pytest.fixture
-def no_celery(monkeypatch):
-    """Executions queued on commit run here, in the test, instead of on a worker."""
-    queued: list[int] = []
-    monkeypatch.setattr("remediation.tasks.execute.delay", queued.append)
-    monkeypatch.setattr(
-        "remediation.tasks.auto_remediate.delay", lambda *args: services.handle_opened(*args)
-    )
-    return queued
+def no_celery(tasks):
+    """Executions queued on commit are kept here (the test runs them); auto-remediation
+    runs in the test, instead of on a worker."""
+    tasks.run("remediation.auto", services.handle_opened)
+    return tasks.queued("remediation.execute")
 
 
 def web_image(devcluster, namespace):

@@ -13,7 +13,7 @@ from kubernetes import client
 from drift.models import Finding
 from driftcontrol.celery import app
 from driftcontrol.models import AuditEvent
-from remediation import services, tasks
+from remediation import services
 from remediation.models import RemediationRequest, RequestStatus, StepStatus
 from tests.celery_worker import WorkerProcess
 from tests.integration.conftest import apply_shop, scan
@@ -55,7 +55,7 @@ def test_a_killed_worker_leaves_a_request_another_one_completes(
     requester,
     approver,
     tmp_path,
-    monkeypatch,
+    tasks,
 ):
     broker = other_broker()
     redis.Redis.from_url(broker).flushdb()
@@ -80,10 +80,11 @@ def test_a_killed_worker_leaves_a_request_another_one_completes(
     # Approving queues the execution on the broker the test process uses; this test sends
     # it to its own instead.
     with app.connection_for_write(broker) as connection:
-        monkeypatch.setattr(
-            tasks.execute,
-            "delay",
-            lambda request_id: tasks.execute.apply_async(args=[request_id], connection=connection),
+        tasks.run(
+            "remediation.execute",
+            lambda request_id: app.send_task(
+                "remediation.execute", args=[request_id], connection=connection
+            ),
         )
         request = services.request_remediation(drifted, "sync", requester)
         slow = {

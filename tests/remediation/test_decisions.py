@@ -16,10 +16,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def queued(monkeypatch):
-    sent = []
-    monkeypatch.setattr("remediation.tasks.execute.delay", sent.append)
-    return sent
+def queued(tasks):
+    return tasks.queued("remediation.execute")
 
 
 @pytest.fixture

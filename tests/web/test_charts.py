@@ -1,11 +1,11 @@
-"""drift.charts: plain functions from rows to Plotly figures."""
+"""dashboard.charts: plain functions from rows to Plotly figures."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
 
-from drift import charts
+from dashboard import charts
 from drift.models import DailyRollup
 
 

@@ -110,7 +110,7 @@ def test_pages_hold_fifty_findings_and_link_to_the_next(
 def test_counting_stops_at_the_cap_and_says_so(
     client: Any, viewer: Any, make_finding: Any, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr("drift.views.paging.CAP", 5)
+    monkeypatch.setattr("dashboard.views.paging.CAP", 5)
     for number in range(8):
         make_finding(name=f"web-{number}")
     client.force_login(viewer)

@@ -1,27 +1,20 @@
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from argparse import ArgumentParser
 from typing import Any
 
-from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 
 from driftcontrol.cli.base import Command as Subcommand
 from driftcontrol.cli.base import Console, Group
 from driftcontrol.crypto import UnreadableSecret
 from driftcontrol.exceptions import DomainError
+from driftcontrol.extensions import app_modules
 
 
 def registered() -> list[Subcommand | Group]:
     """Every app's `cli.COMMANDS`, in INSTALLED_APPS order."""
-    found: list[Subcommand | Group] = []
-    for config in apps.get_app_configs():
-        module_name = f"{config.name}.cli"
-        if importlib.util.find_spec(module_name) is not None:
-            found.extend(getattr(importlib.import_module(module_name), "COMMANDS", []))
-    return found
+    return [entry for module in app_modules("cli") for entry in getattr(module, "COMMANDS", [])]
 
 
 def _add(subparsers: Any, entries: list[Subcommand | Group], path: str) -> None:

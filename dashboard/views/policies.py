@@ -8,13 +8,13 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from drift.forms import PreviewForm
+from dashboard.forms.drift import PreviewForm
+from dashboard.views import present, tallies
+from dashboard.views.base import dashboard
+from dashboard.views.clusters import with_latest_score
+from dashboard.views.scans import scan_pairs
 from drift.models import DriftPolicy, PolicyMode, RollupScope, Scan
 from drift.services import analytics, export
-from drift.views import present, tallies
-from drift.views.base import dashboard
-from drift.views.clusters import with_latest_score
-from drift.views.scans import scan_pairs
 from remediation import services as remediation
 
 PREVIEW_SHOWN = 100

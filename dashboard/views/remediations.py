@@ -15,15 +15,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from dashboard.forms.remediation import ApproveForm, CancelForm, RejectForm, RequestFilterForm
+from dashboard.views import diffs, present
+from dashboard.views.base import back_to, dashboard, form_errors, refusals_as_messages
+from dashboard.views.paging import paginate
 from drift.engine import windows
 from drift.models import DriftPolicy, Finding
-from drift.views import diffs, present
-from drift.views.base import back_to, dashboard, form_errors, refusals_as_messages
-from drift.views.paging import paginate
 from driftcontrol.models import AuditEvent
 from driftcontrol.permissions import Action, check, may
 from remediation import services
-from remediation.forms import ApproveForm, CancelForm, RejectForm, RequestFilterForm
 from remediation.models import (
     Approval,
     Decision,

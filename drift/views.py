@@ -1,3 +1,5 @@
+"""The Git push hook endpoint: a push to a Git source queues scans of its policies."""
+
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse

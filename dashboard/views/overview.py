@@ -11,11 +11,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from drift import charts
+from dashboard import charts
+from dashboard.views import present, tallies
+from dashboard.views.base import dashboard
 from drift.models import Cluster, Lane, RollupScope, Scan
 from drift.services import analytics
-from drift.views import present, tallies
-from drift.views.base import dashboard
 from remediation.models import RemediationRequest, RequestStatus
 
 TREND_DAYS = 30

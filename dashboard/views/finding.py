@@ -14,11 +14,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from drift.forms import TicketForm, suppression_bounds
+from dashboard.forms.drift import TicketForm, suppression_bounds
+from dashboard.views import diffs, present
+from dashboard.views.base import back_to, dashboard, form_errors, refusals_as_messages
 from drift.models import Finding, FindingStatus, RemediationStrategy
 from drift.services import triage
-from drift.views import diffs, present
-from drift.views.base import back_to, dashboard, form_errors, refusals_as_messages
 from driftcontrol.models import AuditEvent
 from driftcontrol.permissions import Action, check, may
 from remediation.models import ObjectPin, RemediationRequest

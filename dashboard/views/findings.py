@@ -13,8 +13,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from dashboard.forms.drift import FindingActionForm, suppression_bounds
+from dashboard.views.base import back_to, dashboard, form_errors, refusals_as_messages
+from dashboard.views.paging import paginate
 from drift.filters import OPEN, FindingFilter, default_findings
-from drift.forms import FindingActionForm, suppression_bounds
 from drift.models import (
     Cluster,
     DriftPolicy,
@@ -26,8 +28,6 @@ from drift.models import (
     Severity,
 )
 from drift.services import triage
-from drift.views.base import back_to, dashboard, form_errors, refusals_as_messages
-from drift.views.paging import paginate
 from driftcontrol.permissions import Action, check
 from remediation import services as remediation
 

@@ -10,12 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from drift import charts
+from dashboard import charts
+from dashboard.views import present, tallies
+from dashboard.views.base import dashboard
+from dashboard.views.scans import scan_pairs
 from drift.models import Cluster, DailyRollup, Lane, RollupScope, Scan
 from drift.services import analytics
-from drift.views import present, tallies
-from drift.views.base import dashboard
-from drift.views.scans import scan_pairs
 from remediation.models import ObjectPin
 
 TREND_DAYS = 30

@@ -8,8 +8,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
+from dashboard.views.present import value_text
 from drift.models import Finding, FindingType
-from drift.views.present import value_text
 
 ABSENT = object()  # the value is not there at all (a missing field or object)
 

@@ -13,11 +13,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from drift import charts
-from drift.forms import RangeForm
+from dashboard import charts
+from dashboard.forms.drift import RangeForm
+from dashboard.views.base import dashboard
 from drift.models import DailyRollup, RollupScope
 from drift.services import analytics
-from drift.views.base import dashboard
 
 # Lines a chart can show legibly: the lowest-scoring members are drawn, the rest counted.
 LINES_SHOWN = 8

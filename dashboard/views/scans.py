@@ -9,13 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from dashboard.forms.drift import ScanRequestForm
+from dashboard.views import present
+from dashboard.views.base import back_to, dashboard, form_errors
+from dashboard.views.paging import paginate
 from drift.filters import ScanFilter
-from drift.forms import ScanRequestForm
 from drift.models import Cluster, DriftPolicy, Finding, Scan, ScanStatus, ScanTrigger
 from drift.services import clusters, scanning
-from drift.views import present
-from drift.views.base import back_to, dashboard, form_errors
-from drift.views.paging import paginate
 from driftcontrol.permissions import Action, check, may
 
 PER_PAGE = 50

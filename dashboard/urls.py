@@ -1,0 +1,60 @@
+"""Every page of the dashboard. "/" is the overview ("home")."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from dashboard.views import (
+    clusters,
+    finding,
+    findings,
+    overview,
+    policies,
+    remediations,
+    scans,
+    system,
+    tokens,
+    trends,
+    webhooks,
+)
+
+urlpatterns = [
+    path("", overview.overview, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Detection
+    path("findings/", findings.finding_list, name="findings"),
+    path("findings/actions", findings.finding_actions, name="finding-actions"),
+    path("findings/<int:pk>/", finding.finding_detail, name="finding"),
+    path("findings/<int:pk>/ticket", finding.link_ticket, name="finding-ticket"),
+    path("clusters/", clusters.cluster_list, name="clusters"),
+    path("clusters/<slug:name>/", clusters.cluster_detail, name="cluster"),
+    path("lanes/", clusters.lane_list, name="lanes"),
+    path("policies/", policies.policy_list, name="policies"),
+    path("policies/<slug:name>/", policies.policy_detail, name="policy"),
+    path("policies/<slug:name>/preview", policies.policy_preview, name="policy-preview"),
+    path("scans/", scans.scan_list, name="scans"),
+    path("scans/request", scans.request_scan, name="scan-request"),
+    path("scans/<int:pk>/", scans.scan_detail, name="scan"),
+    path("scans/<int:pk>/progress", scans.scan_progress, name="scan-progress"),
+    path("trends/", trends.trends, name="trends"),
+    # Remediation
+    path("approvals/", remediations.approval_queue, name="approvals"),
+    path("remediations/", remediations.request_list, name="remediations"),
+    path("remediations/<int:pk>/", remediations.request_detail, name="remediation"),
+    path("remediations/<int:pk>/status", remediations.request_status, name="remediation-status"),
+    path("remediations/<int:pk>/approve", remediations.approve, name="remediation-approve"),
+    path("remediations/<int:pk>/reject", remediations.reject, name="remediation-reject"),
+    path("remediations/<int:pk>/cancel", remediations.cancel, name="remediation-cancel"),
+    # The control plane itself
+    path("system/", system.system_status, name="system-status"),
+    path("tokens/", tokens.token_list, name="tokens"),
+    path("tokens/<int:pk>/revoke", tokens.token_revoke, name="token-revoke"),
+    path("webhooks/", webhooks.subscription_list, name="webhooks"),
+    path("webhooks/<int:pk>/", webhooks.subscription_detail, name="webhook"),
+    path("webhooks/<int:pk>/delete", webhooks.subscription_delete, name="webhook-delete"),
+    path(
+        "webhooks/<int:pk>/deliveries/<uuid:delivery>/redeliver",
+        webhooks.redeliver,
+        name="webhook-redeliver",
+    ),
+]

@@ -1,0 +1,1 @@
+"""The pages, one module per area; shared page helpers in base, paging, present."""
