@@ -5,12 +5,13 @@ from __future__ import annotations
 from celery import shared_task
 
 from remediation import services
-from remediation.services import auto, requests
+from remediation.services import auto
+from remediation.services.transitions import EXECUTE
 
 
 # Work that changes clusters is acknowledged late: a worker that dies mid-run gets the
 # message redelivered, and the lease in the service decides who may continue.
-@shared_task(name=requests.EXECUTE, acks_late=True, ignore_result=True)
+@shared_task(name=EXECUTE, acks_late=True, ignore_result=True)
 def execute(request_id: int) -> None:
     services.execute(request_id)
 

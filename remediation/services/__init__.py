@@ -1,7 +1,11 @@
-"""Remediation services, used alike by the UI, the API and the CLI."""
+"""Remediation services, used alike by the UI, the API and the CLI.
+
+Requests and their decisions live in `requests`; plans in `planning` and the strategies
+(`strategies/`); execution in `executor`, with `verification`, `rollbacks` and `pins`.
+"""
 
 from remediation.services.auto import handle_opened, preview
-from remediation.services.execution import execute, resume_due
+from remediation.services.executor import execute, resume_due
 from remediation.services.pins import unpin
 from remediation.services.planning import PlanError
 from remediation.services.requests import (

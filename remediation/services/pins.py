@@ -10,8 +10,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from drift import kube
 from drift.engine.normalize import DesiredObject, ObjectKey
-from drift.models import Cluster
+from drift.models import Cluster, DriftPolicy
+from drift.services import desired
+from drift.services.desired import secret_hasher
 from driftcontrol import audit
 from driftcontrol.exceptions import DomainError
 from driftcontrol.permissions import Action, check
@@ -23,6 +26,23 @@ def desired_digest(declared: DesiredObject | None) -> str:
     if declared is None:
         return ""
     return hashlib.sha256(json.dumps(declared.body, sort_keys=True).encode()).hexdigest()
+
+
+def declared_digests(
+    policy: DriftPolicy | None, discovery: kube.Discovery, keys: list[ObjectKey]
+) -> dict[ObjectKey, str]:
+    """What Git declares now for each object, as its pin remembers it ("" when Git cannot
+    be read: that pin then lasts until someone unpins it). Read before pinning, so no
+    transaction stays open while Git is fetched."""
+    if policy is None:
+        return dict.fromkeys(keys, "")
+    try:
+        state = desired.for_cluster(
+            desired.read_revision(policy.source), policy, discovery, secret_hasher()
+        )
+    except Exception:  # Git unreachable, or the revision does not build
+        return dict.fromkeys(keys, "")
+    return {key: desired_digest(state.objects.get(key)) for key in keys}
 
 
 def _pins(cluster: Cluster, key: ObjectKey) -> QuerySet[ObjectPin]:

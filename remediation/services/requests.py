@@ -16,8 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from drift.engine.severity import rank
-from drift.models import Finding, RemediationStrategy
-from driftcontrol import audit, queue
+from drift.models import Finding
+from driftcontrol import audit
 from driftcontrol.exceptions import AlreadyDecided, DomainError, InvalidTransition, NotFound
 from driftcontrol.outbox import publish
 from driftcontrol.permissions import Action, check
@@ -25,43 +25,13 @@ from remediation.models import (
     Approval,
     Decision,
     RemediationRequest,
-    RemediationStep,
     RequestStatus,
     RequestTrigger,
 )
-from remediation.services import planning
+from remediation.services import planning, strategies
+from remediation.services.transitions import mark_approved, payload
 
-# The task that executes an approved request (remediation/tasks.py), queued by name.
-EXECUTE = "remediation.execute"
 ACTIVE = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.EXECUTING)
-
-
-def payload(request: RemediationRequest, **extra: Any) -> dict[str, Any]:
-    from django.conf import settings
-
-    base = settings.BASE_URL.rstrip("/")
-    return {
-        "request": {
-            "id": request.pk,
-            "strategy": request.strategy,
-            "status": request.status,
-            "severity": request.severity,
-            "cluster": request.cluster.name,
-            "policy": request.policy.name if request.policy else None,
-            "trigger": request.trigger,
-            "planVersion": request.plan_version,
-            "findings": list(request.findings.values_list("pk", flat=True)),
-            "approvalsRequired": request.approvals_required,
-            "requestedBy": request.requested_by.get_username()
-            if request.requested_by
-            else "system",
-        },
-        "links": {
-            "ui": f"{base}/remediations/{request.pk}/",
-            "api": f"{base}/api/v1/remediations/{request.pk}/",
-        },
-        **extra,
-    }
 
 
 def request_remediation(
@@ -79,15 +49,15 @@ def request_remediation(
     if user is not None:
         check(user, Action.REQUEST_REMEDIATION)
     chosen = sorted({f.pk: f for f in findings}.values(), key=lambda f: f.pk)
-    if strategy not in RemediationStrategy.values:
-        raise DomainError(f"unknown strategy {strategy!r}; use sync, rollback or alert")
+    strategy_type = strategies.get(strategy)
     _check_findings(chosen, undoing=rollback_of is not None)
     policy = chosen[0].policy
     assert policy is not None  # _check_findings refuses findings without a policy
     severity = max((f.severity for f in chosen), key=rank)
     if approvals_required is None:
+        # Only a request that changes objects needs someone to approve the change.
         approvals_required = (
-            0 if strategy == RemediationStrategy.ALERT else policy.approvals_needed(severity)
+            policy.approvals_needed(severity) if strategy_type.changes_objects else 0
         )
     draft = RemediationRequest(
         cluster=chosen[0].cluster,
@@ -102,32 +72,40 @@ def request_remediation(
         rollback_of=rollback_of,
         expires_at=timezone.now() + timedelta(seconds=policy.request_expiry_seconds),
     )
-    plan = planning.make(draft, chosen)  # talks to the cluster: outside the transaction
+    plan = strategy_type(draft).plan(chosen)  # talks to the cluster: outside the transaction
     with transaction.atomic():
         Finding.objects.select_for_update().filter(pk__in=[f.pk for f in chosen]).exists()
         # Again, under the locks: a concurrent request may have taken these findings.
         _check_findings(chosen, undoing=rollback_of is not None)
-        draft.revision = plan.revision
-        draft.plan = plan.summary()
-        draft.save()
-        draft.findings.set(chosen)
-        _store_steps(draft, plan)
-        audit.record(
-            user if user is not None else f"system:{trigger}",
-            "remediation.requested",
-            draft,
-            {
-                "strategy": strategy,
-                "findings": [f.pk for f in chosen],
-                "approvalsRequired": approvals_required,
-                "reason": reason,
-                "plan": draft.plan,
-            },
-        )
-        publish("remediation.requested", payload(draft))
-        if approvals_required == 0:
-            _approved(draft, "no approval needed at this severity")
+        _store(draft, chosen, plan, user if user is not None else f"system:{trigger}")
     return draft
+
+
+def _store(
+    draft: RemediationRequest, chosen: list[Finding], plan: planning.Plan, actor: Any
+) -> None:
+    """Within the caller's transaction: the request with its plan, audited and published;
+    approved at once when it needs no approval."""
+    draft.revision = plan.revision
+    draft.plan = plan.summary()
+    draft.save()
+    draft.findings.set(chosen)
+    planning.store(draft, plan)
+    audit.record(
+        actor,
+        "remediation.requested",
+        draft,
+        {
+            "strategy": draft.strategy,
+            "findings": [f.pk for f in chosen],
+            "approvalsRequired": draft.approvals_required,
+            "reason": draft.reason,
+            "plan": draft.plan,
+        },
+    )
+    publish("remediation.requested", payload(draft))
+    if draft.approvals_required == 0:
+        mark_approved(draft, "no approval needed at this severity")
 
 
 def _check_findings(findings: list[Finding], undoing: bool = False) -> None:
@@ -153,42 +131,6 @@ def _check_findings(findings: list[Finding], undoing: bool = False) -> None:
         raise InvalidTransition(
             f"request #{busy.pk} ({busy.status}) already covers some of these findings"
         )
-
-
-def _store_steps(request: RemediationRequest, plan: planning.Plan) -> None:
-    request.steps.all().delete()
-    RemediationStep.objects.bulk_create(
-        [
-            RemediationStep(
-                request=request,
-                position=position,
-                finding=step.finding,
-                api_version=step.api_version,
-                kind=step.key.kind,
-                namespace=step.key.namespace,
-                name=step.key.name,
-                action=step.action,
-                source=step.source,
-                base_resource_version=step.base_resource_version,
-                base_digest=step.base_digest,
-                planned=step.planned,
-                changes=step.changes,
-                takeovers=step.takeovers,
-                status="skipped" if step.skipped else "pending",
-                result={"skipped": step.skipped} if step.skipped else {},
-            )
-            for position, step in enumerate(plan.steps)
-        ]
-    )
-
-
-def _approved(request: RemediationRequest, why: str) -> None:
-    """Within the caller's transaction: mark approved, queue execution after commit."""
-    request.status, request.approved_at = RequestStatus.APPROVED, timezone.now()
-    request.save(update_fields=["status", "approved_at", "updated_at"])
-    audit.record("system:remediation", "remediation.approved", request, {"why": why})
-    publish("remediation.approved", payload(request))
-    queue.after_commit(EXECUTE, request.pk)
 
 
 def _locked(request_id: int) -> RemediationRequest:
@@ -235,7 +177,7 @@ def approve(request_id: int, user: Any, comment: str = "") -> RemediationRequest
             decision=Decision.APPROVE, plan_version=request.plan_version
         ).count()
         if given >= request.approvals_required:
-            _approved(request, f"{given} of {request.approvals_required} approval(s)")
+            mark_approved(request, f"{given} of {request.approvals_required} approval(s)")
     return request
 
 
@@ -309,30 +251,3 @@ def expire_due() -> int:
             _expire_if_due(request)  # re-checked under the lock
             expired += request.status == RequestStatus.EXPIRED
     return expired
-
-
-def send_back(request: RemediationRequest, why: str, findings: list[Finding]) -> None:
-    """Re-plan a request whose cluster changed under it; earlier approvals no longer count.
-
-    Called by the executor with the request locked; a request that needs no approval is
-    approved again with the new plan at once.
-    """
-    plan = planning.make(request, findings)
-    request.plan_version += 1
-    request.revision, request.plan = plan.revision, plan.summary()
-    request.status, request.status_reason = RequestStatus.PENDING, why
-    request.lease_until = None
-    request.expires_at = timezone.now() + timedelta(
-        seconds=request.policy.request_expiry_seconds if request.policy else 86400
-    )
-    request.save()
-    _store_steps(request, plan)
-    audit.record(
-        "system:remediation",
-        "remediation.replanned",
-        request,
-        {"why": why, "planVersion": request.plan_version, "plan": request.plan},
-    )
-    publish("remediation.requested", payload(request, replanned=True, why=why))
-    if request.approvals_required == 0:
-        _approved(request, "re-planned; no approval needed at this severity")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ EDITED = "evil.example/web:6.6.6"
 
 
 @pytest.fixture
-def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[threading.Thread]]:
+def worker(tasks: Any) -> Iterator[list[threading.Thread]]:
     """What a Celery worker does with an approved request: the task queued after the
     approval commits runs services.execute, here in a thread of the test process."""
     started: list[threading.Thread] = []
@@ -43,9 +42,7 @@ def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[threading.Thread]]:
         thread.start()
         started.append(thread)
 
-    # The task itself is replaced, not its `delay`: a shared task is a proxy to whichever
-    # Celery app is current, and a test that creates another app would redirect the patch.
-    monkeypatch.setattr("remediation.tasks.execute", SimpleNamespace(delay=execute_later))
+    tasks.run("remediation.execute", execute_later)
     yield started
     for thread in started:
         thread.join(timeout=120)

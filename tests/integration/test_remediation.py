@@ -389,16 +389,16 @@ def test_a_failed_verification_rolls_back_to_the_snapshot(
     monkeypatch,
     django_capture_on_commit_callbacks,
 ):
-    from remediation.services import execution
+    from remediation.services.strategies.sync import Sync
 
     with django_capture_on_commit_callbacks(execute=True):
         request = services.request_remediation([drifted], "sync", requester)
         services.approve(request.pk, approver)
     # A controller (here: a fake verification) keeps the object from matching Git.
     monkeypatch.setattr(
-        execution._Executor,
-        "as_planned",
-        lambda self, step, live: (
+        Sync,
+        "differs",
+        lambda self, step, live, cluster: (
             ["/spec/template/spec/containers/0/image"] if self.request.pk == request.pk else []
         ),
     )
