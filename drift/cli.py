@@ -12,8 +12,10 @@ from typing import Any
 import yaml
 from django.core.management.base import CommandError
 
+from drift import declarative
+from drift.declarative import export, reports
 from drift.models import Cluster, DriftPolicy, Finding, Scan, ScanStatus, ScanTrigger
-from drift.services import clusters, declarative, export, reports, scanning
+from drift.services import clusters, scanning
 from driftcontrol.cli.base import Command, Console, Group, cli_actor
 
 EXIT_CLEAN, EXIT_ERROR, EXIT_DRIFT = 0, 1, 2

@@ -13,8 +13,9 @@ from dashboard.views import present, tallies
 from dashboard.views.base import dashboard
 from dashboard.views.clusters import with_latest_score
 from dashboard.views.scans import scan_pairs
+from drift.declarative import export
 from drift.models import DriftPolicy, PolicyMode, RollupScope, Scan
-from drift.services import analytics, export
+from drift.services import analytics
 from remediation import services as remediation
 
 PREVIEW_SHOWN = 100

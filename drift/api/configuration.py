@@ -20,8 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from drift.api import documents
+from drift.declarative import export
 from drift.models import Cluster, DriftPolicy, GitSource, Lane
-from drift.services import export
 from driftcontrol.api.filters import FilterBackend
 from driftcontrol.permissions import Action
 

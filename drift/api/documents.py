@@ -12,7 +12,7 @@ from typing import Any
 from django.db.models import Model
 from rest_framework.exceptions import ValidationError
 
-from drift.services import declarative
+from drift import declarative
 from driftcontrol.api.errors import Problem
 from driftcontrol.exceptions import Invalid
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from drift import declarative
 from drift.models import Cluster, DriftPolicy, GitSource
-from drift.services import declarative
 from driftcontrol.crypto import unseal
 from driftcontrol.models import AuditEvent
 from tests.factories import GitSourceFactory, LaneFactory

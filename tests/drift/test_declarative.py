@@ -1,5 +1,5 @@
-"""Configuration as documents: `drift apply` (drift.services.declarative), `drift export`
-(drift.services.export), and the `manage.py drift apply|export` commands around them."""
+"""Configuration as documents: `drift apply` (drift.declarative), `drift export`
+(drift.declarative.export), and the `manage.py drift apply|export` commands around them."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from drift import declarative
+from drift.declarative import InvalidDocuments, export
 from drift.models import Cluster, DriftPolicy, GitSource, Lane
-from drift.services import declarative, export
-from drift.services.declarative import InvalidDocuments
 from driftcontrol.crypto import unseal
 from driftcontrol.models import AuditEvent
 

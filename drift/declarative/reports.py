@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from drift.declarative.reading import API_VERSION
 from drift.models import Finding, Scan, ScanStatus
-from drift.services.documents import API_VERSION
 
 
 def phase(scan: Scan) -> str:

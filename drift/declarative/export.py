@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drift.declarative.reading import API_VERSION
 from drift.models import Cluster, DriftPolicy, GitSource, Lane
-from drift.services.documents import API_VERSION
 
 
 def _document(
