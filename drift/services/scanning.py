@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from drift import git, kube
 from drift.engine.compare import compare
-from drift.engine.normalize import ObjectKey, key_of
+from drift.engine.normalize import DesiredObject, ObjectKey, SecretHasher, key_of
+from drift.engine.policy import EnginePolicy
 from drift.models import (
     DriftPolicy,
     FindingType,
@@ -131,13 +132,7 @@ class _Scanner:
     def run(self) -> None:
         policy, cluster = self.policy, self.cluster
         hasher = desired.secret_hasher()
-        try:
-            connection = clusters.connect(cluster)
-            clusters.record_contact(cluster, connection.version())
-            discovery = connection.discover()
-        except kube.KubeError as error:
-            clusters.record_contact(cluster, error=str(error))
-            raise
+        connection, discovery = self.connect()
         revision = _read_source(policy.source)
         state = desired.for_cluster(revision, policy, discovery, hasher)
         scope = desired.Scope.of(policy)
@@ -163,25 +158,10 @@ class _Scanner:
                     if resource is not None
                     else None
                 )
-            if found is None:
-                observations.append(evidence.missing(key, obj, rules, hasher))
-                continue
             extra = ("/spec/replicas",) if key in targets else ()
-            drift = compare(obj, found, rules, hasher, extra)
-            if drift is not None:
-                observations.append(
-                    ledger.Observation(
-                        key,
-                        obj.api_version,
-                        FindingType.MODIFIED,
-                        drift.severity,
-                        drift.as_dict(),
-                        drift.attribution,
-                        drift.drift_started_at,
-                        obj.source,
-                        live=found,
-                    )
-                )
+            observation = _observation(key, obj, found, rules, hasher, extra)
+            if observation is not None:
+                observations.append(observation)
         if policy.detect_unmanaged and state.complete:
             observations += evidence.unmanaged(state, live, scope, rules, hasher)
 
@@ -190,6 +170,16 @@ class _Scanner:
 
         outcome = ledger.record(policy, cluster, observations, known, self.scan)
         self.finish(state, live, outcome, total)
+
+    def connect(self) -> tuple[kube.Kube, kube.Discovery]:
+        """A connection to the cluster and what it serves; the contact is recorded either way."""
+        try:
+            connection = clusters.connect(self.cluster)
+            clusters.record_contact(self.cluster, connection.version())
+            return connection, connection.discover()
+        except kube.KubeError as error:
+            clusters.record_contact(self.cluster, error=str(error))
+            raise
 
     def read_live(
         self,
@@ -253,6 +243,33 @@ class _Scanner:
         scan.findings_open = self.policy.findings.open().filter(cluster=self.cluster).count()
         scan.heartbeat_at = scan.finished_at
         scan.save()
+
+
+def _observation(
+    key: ObjectKey,
+    obj: DesiredObject,
+    found: dict[str, Any] | None,
+    rules: EnginePolicy,
+    hasher: SecretHasher,
+    extra: tuple[str, ...],
+) -> ledger.Observation | None:
+    """What a declared object's live state (None: there is none) shows, if anything."""
+    if found is None:
+        return evidence.missing(key, obj, rules, hasher)
+    drift = compare(obj, found, rules, hasher, extra)
+    if drift is None:
+        return None
+    return ledger.Observation(
+        key,
+        obj.api_version,
+        FindingType.MODIFIED,
+        drift.severity,
+        drift.as_dict(),
+        drift.attribution,
+        drift.drift_started_at,
+        obj.source,
+        live=found,
+    )
 
 
 def _read_source(source: GitSource) -> desired.Revision:

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from drift import git, kube
 from drift.engine.compare import compare
-from drift.engine.normalize import ObjectKey, SecretHasher, key_of
+from drift.engine.normalize import DesiredObject, ObjectKey, SecretHasher, key_of
 from drift.engine.policy import EnginePolicy
 from drift.models import Cluster, DriftPolicy, Finding, FindingType, GitSource
 from drift.services import clusters, desired, evidence, ledger
@@ -271,32 +271,9 @@ class PairWatch:
         declared = state.objects.get(key)
         if declared is None and not (self.policy.detect_unmanaged and state.complete):
             return
-        observations: list[ledger.Observation] = []
         if declared is not None and declared.api_version != obj.get("apiVersion"):
             return  # listed in another version than Git's; the scheduled scan reads it right
-        if event == "DELETED":
-            if declared is not None:
-                observations.append(evidence.missing(key, declared, self.rules, self.hasher))
-        elif declared is not None:
-            extra = ("/spec/replicas",) if key in targets else ()
-            drift = compare(declared, obj, self.rules, self.hasher, extra)
-            if drift is not None:
-                observations.append(
-                    ledger.Observation(
-                        key,
-                        declared.api_version,
-                        FindingType.MODIFIED,
-                        drift.severity,
-                        drift.as_dict(),
-                        drift.attribution,
-                        drift.drift_started_at,
-                        declared.source,
-                        live=obj,
-                    )
-                )
-        else:
-            live = evidence.LiveState(objects={key: obj}, read={(key.group, key.kind)})
-            observations += evidence.unmanaged(state, live, self.scope, self.rules, self.hasher)
+        observations = self.observe(event, key, declared, obj, state, key in targets)
         if not observations and key not in self.open_keys:
             return  # clean, and nothing open to resolve: no transaction needed
         outcome = ledger.record(
@@ -322,6 +299,41 @@ class PairWatch:
             )
         if self.on_event is not None:
             self.on_event(str(key))
+
+    def observe(
+        self,
+        event: str,
+        key: ObjectKey,
+        declared: DesiredObject | None,
+        obj: dict[str, Any],
+        state: desired.DesiredState,
+        autoscaled: bool,
+    ) -> list[ledger.Observation]:
+        """What the event shows of the object: missing, drifted, unmanaged, or nothing."""
+        if event == "DELETED":
+            if declared is None:
+                return []
+            return [evidence.missing(key, declared, self.rules, self.hasher)]
+        if declared is None:
+            live = evidence.LiveState(objects={key: obj}, read={(key.group, key.kind)})
+            return evidence.unmanaged(state, live, self.scope, self.rules, self.hasher)
+        extra = ("/spec/replicas",) if autoscaled else ()
+        drift = compare(declared, obj, self.rules, self.hasher, extra)
+        if drift is None:
+            return []
+        return [
+            ledger.Observation(
+                key,
+                declared.api_version,
+                FindingType.MODIFIED,
+                drift.severity,
+                drift.as_dict(),
+                drift.attribution,
+                drift.drift_started_at,
+                declared.source,
+                live=obj,
+            )
+        ]
 
 
 @dataclass

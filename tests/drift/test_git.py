@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from drift.git import GitError, Repository, SourceFile, _extraction_filter, redact
+from drift.git import GitError, Repository, SourceFile, redact
+from drift.git.reading import _extraction_filter
 
 BINARY = b'{"data": "\x00\xff\xfe"}\r\n\x00'
 

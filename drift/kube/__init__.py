@@ -1,0 +1,42 @@
+"""The door to Kubernetes: the only package that imports the kubernetes client.
+
+Requests go out raw and come back as plain dicts (`transport` says why). Transient
+failures (timeouts, 429, 5xx) are retried with backoff; permanent ones raise a `KubeError`
+subclass that says what was refused and why.
+
+Callers use what this package exports (`from drift import kube`, then `kube.Kube(...)`);
+the submodules are split by concept: `transport` (kubeconfig, requests, retries),
+`errors`, `discovery`, `reading` (paged lists, gets), `watching`, `writing`, and
+`connection`, which puts them together as `Kube`.
+"""
+
+from drift.kube.connection import Kube
+from drift.kube.discovery import Discovery, Resource
+from drift.kube.errors import (
+    TRANSIENT_STATUSES,
+    BadKubeconfig,
+    Conflict,
+    Forbidden,
+    Gone,
+    KubeError,
+    NotFound,
+    Unreachable,
+)
+from drift.kube.reading import Page
+from drift.kube.watching import WatchStream
+
+__all__ = [
+    "TRANSIENT_STATUSES",
+    "BadKubeconfig",
+    "Conflict",
+    "Discovery",
+    "Forbidden",
+    "Gone",
+    "Kube",
+    "KubeError",
+    "NotFound",
+    "Page",
+    "Resource",
+    "Unreachable",
+    "WatchStream",
+]

@@ -1,0 +1,16 @@
+"""`Kube`, a connection to one cluster: the transport with each part of the API on top."""
+
+from __future__ import annotations
+
+from drift.kube.discovery import Discovering
+from drift.kube.reading import Reading
+from drift.kube.watching import Watching
+from drift.kube.writing import Writing
+
+
+class Kube(Discovering, Reading, Watching, Writing):
+    """A connection to one cluster, from a kubeconfig's content and an optional context.
+
+    `Transport` reads the kubeconfig and sends the requests; each base adds its part of
+    the API.
+    """

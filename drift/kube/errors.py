@@ -1,0 +1,65 @@
+"""What the API server refused or could not answer, as `KubeError` subclasses by cause.
+
+Transient failures (timeouts, 429, 5xx) are retried before one of these is raised; what
+remains says what was refused and why.
+"""
+
+from __future__ import annotations
+
+import json
+
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class KubeError(Exception):
+    """A request the API server refused or could not answer."""
+
+    def __init__(self, message: str, status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.status, self.reason = status, reason
+
+
+class BadKubeconfig(KubeError):
+    """The kubeconfig cannot be used (syntax, unknown context, missing credentials)."""
+
+
+class Unreachable(KubeError):
+    """No answer after retries: network, TLS, timeouts, or the server kept failing."""
+
+
+class Forbidden(KubeError):
+    """403: the identity's RBAC does not allow it."""
+
+
+class NotFound(KubeError):
+    """404: no such object or resource type."""
+
+
+class Conflict(KubeError):
+    """409: a conflicting change (field manager conflict, resourceVersion mismatch)."""
+
+
+class Gone(KubeError):
+    """410: the resourceVersion a watch asked for is too old; list again."""
+
+
+BY_STATUS: dict[int, type[KubeError]] = {403: Forbidden, 404: NotFound, 409: Conflict, 410: Gone}
+
+
+def from_response(status: int, data: bytes, method: str, path: str, server: str) -> KubeError:
+    """The error for a refused request, from its status and the Status object it returned."""
+    reason, message = "", ""
+    try:
+        body = json.loads(data)
+        reason, message = str(body.get("reason", "")), str(body.get("message", ""))
+    except (ValueError, AttributeError):
+        message = data[:300].decode(errors="replace") if data else ""
+    error_type = BY_STATUS.get(status, Unreachable if status in TRANSIENT_STATUSES else KubeError)
+    return error_type(
+        f"{method} {path} on {server}: {status} {reason}: {message}".strip(), status, reason
+    )
+
+
+def shorten(error: BaseException) -> str:
+    text = str(error)
+    return text if len(text) < 200 else text[:197] + "..."
