@@ -6,14 +6,15 @@ MANAGE := $(BIN)/python manage.py
 PYTEST_ARGS ?= -n 2
 
 .PHONY: help demo test lint check-migrations services devcluster devcluster-stop \
-	devcluster-status lock clean
+	devcluster-status screenshots lock clean
 
 help:
 	@echo "make demo   install, migrate, seed demo logins, run web+worker+beat on 127.0.0.1:8000"
 	@echo "make test   install, start PostgreSQL and Redis if down, lint, check, run every test"
-	@echo "make lint   ruff (lint and format check) and mypy"
+	@echo "make lint   ruff (lint and format check), mypy and the import contracts"
 	@echo "make devcluster        build (once, cached) and start the local API servers test-a, test-b"
 	@echo "make devcluster-stop   stop every local API server"
+	@echo "make screenshots       refresh the README's pictures (docs/screenshots) from the browser tests"
 	@echo "make lock   re-resolve requirements/*.in into exact pins"
 
 $(BIN)/python:
@@ -55,6 +56,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 check-migrations: $(VENV)/.dev
 	DEBUG=1 $(MANAGE) check
@@ -62,6 +64,10 @@ check-migrations: $(VENV)/.dev
 
 test: $(VENV)/.dev services lint check-migrations devcluster
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The README's pictures: the browser tests, writing their screenshots to docs/screenshots.
+screenshots: $(VENV)/.dev services devcluster
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -p no:xdist -q tests/browser
 
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

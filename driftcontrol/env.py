@@ -9,6 +9,7 @@ to prove that the compose file sets nothing the settings ignore.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -64,6 +65,17 @@ def integer(name: str, default: int, doc: str, minimum: int | None = None) -> in
     if minimum is not None and number < minimum:
         raise _fail(name, value, f"must be at least {minimum}")
     return number
+
+
+_RATE = re.compile(r"[1-9]\d*/(second|minute|hour|day|s|m|h|d)")
+
+
+def rate(name: str, default: str, doc: str) -> str:
+    """A throttle rate as Django REST framework reads it: `N/second|minute|hour|day`."""
+    value = string(name, default, doc)
+    if not _RATE.fullmatch(value):
+        raise _fail(name, value, "expected N/second, N/minute, N/hour or N/day")
+    return value
 
 
 def string_list(name: str, default: list[str], doc: str) -> list[str]:

@@ -85,87 +85,92 @@ def make_repository(target: Path) -> Path:
     return target
 
 
+def document(
+    kind: str, name: str, spec: dict[str, Any], labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, **({"labels": labels} if labels else {})}
+    return {
+        "apiVersion": "driftcontrol.io/v1alpha1",
+        "kind": kind,
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
 def configuration(repository: Path) -> list[dict[str, Any]]:
-    api = "driftcontrol.io/v1alpha1"
+    return [*lanes_and_clusters(), *shop_policies(repository)]
+
+
+def lanes_and_clusters() -> list[dict[str, Any]]:
     return [
-        {
-            "apiVersion": api,
-            "kind": "Lane",
-            "metadata": {"name": "controlled"},
-            "spec": {
+        document(
+            "Lane",
+            "controlled",
+            {
                 "description": "production: changes go through approvals",
                 "namespaces": [NAMESPACE],
                 "branches": ["main"],
                 "identities": ["system:serviceaccount:gitops:deployer"],
             },
-        },
-        {
-            "apiVersion": api,
-            "kind": "Lane",
-            "metadata": {"name": "fast"},
-            "spec": {
-                "description": "automated, low risk",
-                "namespaces": [NAMESPACE],
-                "branches": ["main"],
-            },
-        },
-        {
-            "apiVersion": api,
-            "kind": "Cluster",
-            "metadata": {"name": "east", "labels": {"region": "eu", "tier": "production"}},
-            "spec": {
-                "kubeconfig": kubeconfig("east", "driftcontrol-scanner"),
-                "lanes": ["controlled"],
-            },
-        },
-        {
-            "apiVersion": api,
-            "kind": "Cluster",
-            "metadata": {"name": "west", "labels": {"region": "us", "tier": "staging"}},
-            "spec": {"kubeconfig": kubeconfig("west", "driftcontrol-scanner"), "lanes": ["fast"]},
-        },
-        {
-            "apiVersion": api,
-            "kind": "GitSource",
-            "metadata": {"name": "shop"},
-            "spec": {
+        ),
+        document(
+            "Lane",
+            "fast",
+            {"description": "automated, low risk", "namespaces": [NAMESPACE], "branches": ["main"]},
+        ),
+        document(
+            "Cluster",
+            "east",
+            {"kubeconfig": kubeconfig("east", "driftcontrol-scanner"), "lanes": ["controlled"]},
+            labels={"region": "eu", "tier": "production"},
+        ),
+        document(
+            "Cluster",
+            "west",
+            {"kubeconfig": kubeconfig("west", "driftcontrol-scanner"), "lanes": ["fast"]},
+            labels={"region": "us", "tier": "staging"},
+        ),
+    ]
+
+
+def shop_policies(repository: Path) -> list[dict[str, Any]]:
+    shop = {"source": "shop", "namespace": NAMESPACE, "namespaces": {"include": [NAMESPACE]}}
+    return [
+        document(
+            "GitSource",
+            "shop",
+            {
                 "url": str(repository),
                 "ref": "main",
                 "path": "k8s",
                 "hookSecret": "demo-hook-secret",
             },
-        },
-        {
-            "apiVersion": api,
-            "kind": "DriftPolicy",
-            "metadata": {"name": "shop-production"},
-            "spec": {
+        ),
+        document(
+            "DriftPolicy",
+            "shop-production",
+            {
                 "description": "The shop in production: detect, people decide.",
-                "source": "shop",
+                **shop,
                 "clusters": {"selector": {"matchLabels": {"region": "eu"}}},
-                "namespace": NAMESPACE,
-                "namespaces": {"include": [NAMESPACE]},
                 "interval": "2m",
                 "mode": "detect-only",
                 "remediation": {"strategy": "sync", "autoRemediateUpTo": "none"},
             },
-        },
-        {
-            "apiVersion": api,
-            "kind": "DriftPolicy",
-            "metadata": {"name": "shop-staging"},
-            "spec": {
+        ),
+        document(
+            "DriftPolicy",
+            "shop-staging",
+            {
                 "description": "Staging heals itself up to low severity.",
-                "source": "shop",
+                **shop,
                 "clusters": {"names": ["west"]},
-                "namespace": NAMESPACE,
-                "namespaces": {"include": [NAMESPACE]},
                 "interval": "2m",
                 "mode": "enforce",
                 "undeclaredFields": "report",
                 "remediation": {"strategy": "sync", "autoRemediateUpTo": "low"},
             },
-        },
+        ),
     ]
 
 
@@ -294,8 +299,9 @@ def history(days: int = 30) -> int:
 
 def seed() -> None:
     """The whole story, once: later starts keep what is there (and what you did)."""
+    from drift import declarative
     from drift.models import Cluster, DriftPolicy
-    from drift.services import analytics, clusters, declarative, scanning
+    from drift.services import analytics, clusters, scanning
 
     marker = Path(settings.VAR_DIR) / "demo-seeded"
     if marker.exists() and Cluster.objects.filter(name="west").exists():

@@ -81,28 +81,55 @@ def _title(what: str, members: Members, span: str) -> str:
     return f"Score per {what}, {span}"
 
 
-@dashboard
-def trends(request: HttpRequest) -> HttpResponse:
-    form = RangeForm(request.GET or None)
-    days = form.range_days()
-    since = timezone.localdate() - timedelta(days=days - 1)
-    span = f"last {days} days"
-    fleet = list(analytics.series(RollupScope.FLEET, None, since))
-    clusters = Members.of(RollupScope.CLUSTER, since)
-    lanes = Members.of(RollupScope.LANE, since)
-
-    # The detail charts show one scope: the fleet, or a cluster or lane picked by name.
+def _focus(
+    form: RangeForm, fleet: list[Any], clusters: Members, lanes: Members, since: date
+) -> tuple[str, list[Any], str]:
+    """The scope the detail charts show: the fleet, or a cluster or lane picked by name.
+    Returns (scope, its series, its label)."""
     scope = (form.cleaned_data.get("scope") if form.is_valid() else "") or "fleet"
     kind, _, name = scope.partition(":")
     members = {"cluster": clusters, "lane": lanes}.get(kind)
     chosen = members.names().get(name) if members else None
     if members is None or chosen is None:
-        scope, focus, label = "fleet", fleet, "the fleet"
-    else:
-        focus, label = members.series([chosen], since), f"{kind} {name}"
+        return "fleet", fleet, "the fleet"
+    return scope, members.series([chosen], since), f"{kind} {name}"
 
+
+def _charts(
+    fleet: list[Any], clusters: Members, lanes: Members, since: date, focus: list[Any], label: str
+) -> dict[str, Any]:
+    span = f"last {(timezone.localdate() - since).days + 1} days"
     cluster_lines = clusters.series(clusters.lowest(), since)
     lane_lines = lanes.series(lanes.lowest(), since)
+    charts_of_focus = {
+        "flow": lambda: charts.opened_vs_resolved(
+            focus, f"Drift opened and resolved per day, {label}, {span}"
+        ),
+        "timing": lambda: charts.detection_and_repair(
+            focus, f"Time to detect and to resolve (hours), {label}, {span}"
+        ),
+        "mix": lambda: charts.severity_mix(focus, f"Open drift by severity, {label}, {span}"),
+    }
+    return {
+        "clusters": charts.scores_by_scope(cluster_lines, _title("cluster", clusters, span), fleet)
+        if cluster_lines or fleet
+        else None,
+        "lanes": charts.scores_by_scope(lane_lines, _title("lane", lanes, span))
+        if lane_lines
+        else None,
+        **{key: make() if focus else None for key, make in charts_of_focus.items()},
+    }
+
+
+@dashboard
+def trends(request: HttpRequest) -> HttpResponse:
+    form = RangeForm(request.GET or None)
+    days = form.range_days()
+    since = timezone.localdate() - timedelta(days=days - 1)
+    fleet = list(analytics.series(RollupScope.FLEET, None, since))
+    clusters = Members.of(RollupScope.CLUSTER, since)
+    lanes = Members.of(RollupScope.LANE, since)
+    scope, focus, label = _focus(form, fleet, clusters, lanes, since)
     cluster_changes, clusters_left_out = clusters.changes()
     lane_changes, lanes_left_out = lanes.changes()
     context = {
@@ -119,28 +146,6 @@ def trends(request: HttpRequest) -> HttpResponse:
         "clusters_left_out": clusters_left_out,
         "lane_changes": lane_changes,
         "lanes_left_out": lanes_left_out,
-        "charts": {
-            "clusters": charts.scores_by_scope(
-                cluster_lines, _title("cluster", clusters, span), fleet
-            )
-            if cluster_lines or fleet
-            else None,
-            "lanes": charts.scores_by_scope(lane_lines, _title("lane", lanes, span))
-            if lane_lines
-            else None,
-            "flow": charts.opened_vs_resolved(
-                focus, f"Drift opened and resolved per day, {label}, {span}"
-            )
-            if focus
-            else None,
-            "timing": charts.detection_and_repair(
-                focus, f"Time to detect and to resolve (hours), {label}, {span}"
-            )
-            if focus
-            else None,
-            "mix": charts.severity_mix(focus, f"Open drift by severity, {label}, {span}")
-            if focus
-            else None,
-        },
+        "charts": _charts(fleet, clusters, lanes, since, focus, label),
     }
     return render(request, "drift/trends.html", context)
