@@ -28,6 +28,19 @@ class NotFound(DomainError):
     """The object named does not exist (or is not visible to the user)."""
 
 
+class ClusterRefused(DomainError):
+    """A cluster's API server refused what was asked of it: neither the client's mistake
+    nor ours, so the answer names the cluster and carries its status and message."""
+
+    def __init__(self, text: str, cluster: str, status: int | None, message: str) -> None:
+        super().__init__(text)
+        self.cluster, self.status, self.message = cluster, status, message
+
+
+class ClusterUnreachable(DomainError):
+    """A cluster's API server could not be reached (or kept failing)."""
+
+
 class FieldProblem(Protocol):
     """One thing wrong with an input: where (`spec.interval`) and what."""
 

@@ -5,7 +5,22 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from driftcontrol.exceptions import DomainError, InvalidTransition, NotAllowed, NotFound
+from driftcontrol.exceptions import (
+    ClusterRefused,
+    ClusterUnreachable,
+    DomainError,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+)
+
+_STATUS: list[tuple[type[DomainError], int]] = [
+    (NotAllowed, 403),
+    (NotFound, 404),
+    (InvalidTransition, 409),
+    (ClusterRefused, 502),
+    (ClusterUnreachable, 503),
+]
 
 
 class DomainErrorMiddleware:
@@ -20,15 +35,7 @@ class DomainErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, DomainError):
             return None
-        status = (
-            403
-            if isinstance(exception, NotAllowed)
-            else 404
-            if isinstance(exception, NotFound)
-            else 409
-            if isinstance(exception, InvalidTransition)
-            else 400
-        )
+        status = next((code for kind, code in _STATUS if isinstance(exception, kind)), 400)
         template = {403: "errors/403.html", 404: "errors/404.html"}.get(
             status, "errors/conflict.html"
         )

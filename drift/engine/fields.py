@@ -265,7 +265,9 @@ class _OwnedWalk:
                 if key not in wanted and (not child or "." in child):
                     self.report((*path, position), item)
                 elif isinstance(item, dict):
-                    self.mapping(child, wanted.get(key), item, (*path, position), None, field)
+                    # A key field the item leaves to its default is declared all the same.
+                    want = spec.with_defaults(wanted.get(key))
+                    self.mapping(child, want, item, (*path, position), None, field)
         elif spec.mode == merge_keys.SET:
             for segment in trie:
                 if segment.startswith("v:"):

@@ -42,6 +42,18 @@ class ListSpec:
             values.append(value)
         return tuple(values)
 
+    def with_defaults(self, item: Any) -> Any:
+        """The item with the key fields it omits set to their defaults (`protocol: TCP`):
+        what the server stores, and what a server-side apply of it owns."""
+        if not isinstance(item, Mapping):
+            return item
+        missing = {
+            name: default
+            for name, default in zip(self.fields, self.defaults, strict=True)
+            if default is not None and name not in item
+        }
+        return {**item, **missing} if missing else item
+
     def identity_of_key(self, raw: str) -> tuple[Any, ...] | None:
         """The identity named by a FieldsV1 `k:` segment (its JSON after the prefix)."""
         try:
@@ -67,11 +79,16 @@ def _keyed(*fields: str, **defaults: Any) -> ListSpec:
     return ListSpec(KEYED, fields, tuple(defaults.get(name) for name in fields))
 
 
+# Defaults of key fields, as the API documents them ("Protocol for port. Must be UDP, TCP,
+# or SCTP. Defaults to "TCP"."): the server fills them in, so an item that omits one has
+# the same identity as one that spells it out.
+KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
+
 _ATOMIC = ListSpec(ATOMIC)
 _SET = ListSpec(SET)
 _BY_NAME = _keyed("name")
-_CONTAINER_PORT = _keyed("containerPort", "protocol", protocol="TCP")
-_SERVICE_PORT = _keyed("port", "protocol", protocol="TCP")
+_CONTAINER_PORT = _keyed("containerPort", "protocol", **KEY_DEFAULTS)
+_SERVICE_PORT = _keyed("port", "protocol", **KEY_DEFAULTS)
 
 # field name -> spec, for lists whose key does not depend on where they sit.
 _ANYWHERE: dict[str, ListSpec] = {

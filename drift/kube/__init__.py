@@ -20,6 +20,7 @@ from drift.kube.errors import (
     Gone,
     KubeError,
     NotFound,
+    Refused,
     Unreachable,
 )
 from drift.kube.reading import Page
@@ -36,6 +37,7 @@ __all__ = [
     "KubeError",
     "NotFound",
     "Page",
+    "Refused",
     "Resource",
     "Unreachable",
     "WatchStream",

@@ -66,6 +66,12 @@ class Discovering(Transport):
     def version(self) -> str:
         return str(self._json("GET", "/version").get("gitVersion", ""))
 
+    def openapi(self) -> dict[str, Any]:
+        """The server's OpenAPI v2 document (`/openapi/v2`): the schema of every kind it
+        serves, custom resources included; several MB, so callers keep it a while."""
+        document: dict[str, Any] = self._json("GET", "/openapi/v2")
+        return document
+
     def discover(self) -> Discovery:
         """Every served resource, in every served version (reads run in parallel)."""
         discovery = Discovery()

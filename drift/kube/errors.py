@@ -9,6 +9,16 @@ from __future__ import annotations
 import json
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Kubernetes 1.20 answers 500 when server-side apply cannot make a typed object of the
+# payload (later servers answer 422): a refusal of that payload, which no retry changes.
+_REFUSED_AS_500 = ("failed to create typed patch object", "failed to create typed live object")
+
+
+def is_transient(status: int, data: bytes) -> bool:
+    """Whether an answer is worth another attempt."""
+    if status not in TRANSIENT_STATUSES:
+        return False
+    return not (status == 500 and any(text.encode() in data for text in _REFUSED_AS_500))
 
 
 class KubeError(Exception):
@@ -21,6 +31,10 @@ class KubeError(Exception):
 
 class BadKubeconfig(KubeError):
     """The kubeconfig cannot be used (syntax, unknown context, missing credentials)."""
+
+
+class Refused(KubeError):
+    """The server refused the request itself (400, 422, or a payload it cannot type)."""
 
 
 class Unreachable(KubeError):
@@ -43,7 +57,14 @@ class Gone(KubeError):
     """410: the resourceVersion a watch asked for is too old; list again."""
 
 
-BY_STATUS: dict[int, type[KubeError]] = {403: Forbidden, 404: NotFound, 409: Conflict, 410: Gone}
+BY_STATUS: dict[int, type[KubeError]] = {
+    400: Refused,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+    422: Refused,
+}
 
 
 def from_response(status: int, data: bytes, method: str, path: str, server: str) -> KubeError:
@@ -54,7 +75,10 @@ def from_response(status: int, data: bytes, method: str, path: str, server: str)
         reason, message = str(body.get("reason", "")), str(body.get("message", ""))
     except (ValueError, AttributeError):
         message = data[:300].decode(errors="replace") if data else ""
-    error_type = BY_STATUS.get(status, Unreachable if status in TRANSIENT_STATUSES else KubeError)
+    if status in TRANSIENT_STATUSES:
+        error_type: type[KubeError] = Unreachable if is_transient(status, data) else Refused
+    else:
+        error_type = BY_STATUS.get(status, KubeError)
     return error_type(
         f"{method} {path} on {server}: {status} {reason}: {message}".strip(), status, reason
     )

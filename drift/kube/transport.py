@@ -18,7 +18,14 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
-from drift.kube.errors import TRANSIENT_STATUSES, BadKubeconfig, Unreachable, from_response, shorten
+from drift.kube.errors import (
+    TRANSIENT_STATUSES,
+    BadKubeconfig,
+    Unreachable,
+    from_response,
+    is_transient,
+    shorten,
+)
 
 
 class Transport:
@@ -92,8 +99,12 @@ class Transport:
                     ) from None
                 self._backoff(attempt)
                 continue
-            if response.status in TRANSIENT_STATUSES and attempt <= self.retries:
-                response.read()
+            # Only a failed answer is read here: a watch's body is a stream that stays open.
+            if (
+                response.status in TRANSIENT_STATUSES
+                and attempt <= self.retries
+                and is_transient(response.status, response.read())
+            ):
                 self._backoff(attempt, response.getheader("Retry-After"))
                 continue
             return response

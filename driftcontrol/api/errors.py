@@ -20,6 +20,8 @@ from rest_framework.response import Response
 
 from driftcontrol.exceptions import (
     AlreadyDecided,
+    ClusterRefused,
+    ClusterUnreachable,
     DomainError,
     Invalid,
     InvalidTransition,
@@ -41,6 +43,8 @@ TITLES = {
     422: "Unprocessable request",
     429: "Too many requests",
     500: "Server error",
+    502: "Refused by the cluster",
+    503: "Cluster unreachable",
 }
 TYPES = {
     400: "invalid-request",
@@ -54,6 +58,8 @@ TYPES = {
     422: "unprocessable",
     429: "throttled",
     500: "server-error",
+    502: "cluster-refused",
+    503: "cluster-unreachable",
 }
 
 
@@ -72,6 +78,7 @@ def problem(
     problem_type: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> Response:
     body: dict[str, Any] = {
         "type": problem_type or TYPES.get(status_code, "error"),
@@ -81,6 +88,7 @@ def problem(
     }
     if errors is not None:
         body["errors"] = errors
+    body.update(extra)
     return Response(body, status=status_code, headers=headers)
 
 
@@ -154,6 +162,12 @@ def _domain(exc: DomainError) -> Response:
         return problem(409, str(exc), "already-decided")
     if isinstance(exc, InvalidTransition):
         return problem(409, str(exc), "invalid-transition")
+    if isinstance(exc, ClusterRefused):
+        # The cluster said no: a gateway's answer (5xx), with the cluster's own words.
+        answer = {"name": exc.cluster, "status": exc.status, "message": exc.message}
+        return problem(502, str(exc), cluster=answer)
+    if isinstance(exc, ClusterUnreachable):
+        return problem(503, str(exc))
     errors_by_field = getattr(exc, "field_errors", None)
     if errors_by_field:
         errors = field_errors(errors_by_field)

@@ -87,6 +87,9 @@ def document_common_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, A
                 p.get("in") == "query" for p in parameters
             ):
                 wanted["400"] = "invalid input; `errors` names every bad field"
+            if method == "post":
+                wanted["502"] = "a cluster refused it; `cluster` holds its status and message"
+                wanted["503"] = "a cluster it needs could not be reached"
             if any(p.get("name") == idempotency.HEADER for p in parameters):
                 wanted["409"] = "a request with this Idempotency-Key is still in progress"
                 wanted["422"] = "this Idempotency-Key was used for a different request"
@@ -113,6 +116,15 @@ def _problem_schema() -> dict[str, Any]:
                         "field": {"type": "string", "nullable": True},
                         "detail": {"type": "string"},
                     },
+                },
+            },
+            "cluster": {
+                "type": "object",
+                "description": "502 only: the cluster that refused, and its answer",
+                "properties": {
+                    "name": {"type": "string"},
+                    "status": {"type": "integer", "nullable": True},
+                    "message": {"type": "string"},
                 },
             },
         },

@@ -18,7 +18,7 @@ from drift.engine.normalize import ObjectKey, redacted
 from drift.models import Finding
 from drift.services import snapshots
 from drift.services.desired import secret_hasher
-from driftcontrol.exceptions import DomainError
+from driftcontrol.exceptions import ClusterRefused, ClusterUnreachable, DomainError
 from remediation.models import RemediationRequest, RemediationStep, StepStatus
 
 # Server-side apply takes the drifted fields back under this name (`force=true`).
@@ -27,6 +27,26 @@ FIELD_MANAGER = "driftcontrol"
 
 class PlanError(DomainError):
     """The request cannot be planned as asked (nothing is stored)."""
+
+
+class PlanRefused(PlanError, ClusterRefused):
+    """The cluster refused a dry run of the plan: its status and message say why."""
+
+
+class PlanUnreachable(PlanError, ClusterUnreachable):
+    """The cluster could not be reached to plan."""
+
+
+def refusal(what: str, error: kube.KubeError, cluster: str) -> PlanError:
+    """A dry run the cluster would not do, reported as the cluster's answer."""
+    if isinstance(error, kube.Unreachable):
+        return PlanUnreachable(f"cannot reach cluster {cluster} to plan {what}: {error}")
+    return PlanRefused(
+        f"cluster {cluster} refused the dry run of {what}: {error}",
+        cluster,
+        error.status,
+        str(error),
+    )
 
 
 @dataclass

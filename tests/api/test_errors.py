@@ -128,3 +128,29 @@ def test_a_rejection_without_a_comment_is_400(client_for, approver, pending):
 
     assert response.status_code == 400
     assert response.json()["errors"] == [{"field": "comment", "detail": "This field is required."}]
+
+
+def test_a_plan_for_a_cluster_out_of_reach_is_503_naming_it(client_for, requester, settings):
+    from drift.models import Cluster
+
+    cluster = Cluster(name="far-away")
+    cluster.set_credentials(
+        """apiVersion: v1
+kind: Config
+clusters: [{name: far, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: far, user: {token: not-a-real-token}}]
+contexts: [{name: far, context: {cluster: far, user: far}}]
+current-context: far
+"""
+    )
+    cluster.save()
+    policy = DriftPolicyFactory(cluster_names=[cluster.name])
+    finding = FindingFactory(cluster=cluster, policy=policy)
+
+    answer = client_for(requester).post(
+        "/api/v1/remediations/", {"findings": [finding.pk], "strategy": "sync"}, format="json"
+    )
+
+    assert answer.status_code == 503, answer.json()
+    assert answer.json()["type"] == "cluster-unreachable"
+    assert "far-away" in answer.json()["detail"]

@@ -520,3 +520,32 @@ def test_service_ports_compare_by_port_and_protocol():
     live["spec"]["ports"].reverse()
 
     assert run(service, live) is None
+
+
+def test_key_defaults_a_server_side_apply_wrote_are_not_removals():
+    """DriftControl's sync applies Service and container ports with `protocol: TCP` filled
+    in (drift.engine.apply_form), so its Apply entry owns `protocol`; Git, which leaves the
+    protocol to its default, declares it all the same."""
+    from drift.engine.merge_keys import KEY_DEFAULTS
+
+    service = yaml.safe_load("""
+    apiVersion: v1
+    kind: Service
+    metadata: {name: checkout, namespace: shop}
+    spec:
+      selector: {app: checkout}
+      ports: [{name: http, port: 80, targetPort: http}, {name: grpc, port: 9999}]
+    """)
+    as_applied = copy.deepcopy(service)
+    for port in as_applied["spec"]["ports"]:
+        port.setdefault("protocol", KEY_DEFAULTS["protocol"])
+    live = live_of(
+        as_applied,
+        managers=[applier(as_applied, "driftcontrol", "Apply", "2026-11-01T10:00:00Z")],
+    )
+
+    assert run(service, live) is None
+    # A port Git dropped is still a removal, protocol and all.
+    fewer = copy.deepcopy(service)
+    fewer["spec"]["ports"].pop()
+    assert [(f.path, f.op) for f in run(fewer, live).fields] == [("/spec/ports/1", "removed")]

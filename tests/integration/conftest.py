@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from drift import kube
+from drift.engine.apply_form import apply_form
 from drift.models import Cluster, DriftPolicy, GitSource, Scan
-from drift.services import desired, scanning
+from drift.services import desired, scanning, schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus"
@@ -87,28 +89,30 @@ def shop_policy(
     )
 
 
-def declare_service_protocols(repo: GitRepo) -> None:
-    """Kubernetes 1.20's server-side apply refuses Service ports that omit `protocol` (the
-    list is keyed by port and protocol and the key has no default there; fixed in later
-    releases). Declaring the default, TCP, makes the same corpus apply server-side."""
+def server_side_payloads(devcluster, repo: GitRepo) -> Path:
+    """The repository's manifests as a GitOps tool sends them with server-side apply: in
+    the form the server accepts (DriftControl's own apply form, from the server's schema),
+    written next to the repository. Git keeps the manifests exactly as their authors wrote
+    them; only the deploy payload is adapted, as Flux does for its server-side applies."""
     import yaml
 
+    schema = schemas.apply_schema(kube.Kube(Path(devcluster.kubeconfig("admin")).read_text()))
+    target = repo.path.parent / f"{repo.path.name}-server-side"
+    shutil.rmtree(target, ignore_errors=True)
     for path in sorted((repo.path / "k8s").rglob("*.yaml")):
-        documents = list(yaml.safe_load_all(path.read_text()))
-        for doc in documents:
-            if doc and doc.get("kind") == "Service":
-                for port in doc["spec"].get("ports", []):
-                    port.setdefault("protocol", "TCP")
-        path.write_text(yaml.safe_dump_all([d for d in documents if d], sort_keys=False))
-    repo.commit("declare Service port protocols")
+        documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        out = target / path.relative_to(repo.path / "k8s")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(yaml.safe_dump_all([apply_form(d, schema) for d in documents]))
+    return target
 
 
 def apply_shop(devcluster, repo: GitRepo, namespace: str, server_side: bool = False) -> None:
-    args = ["apply", "-n", namespace, "-R", "-f", str(repo.path / "k8s")]
     if server_side:
-        declare_service_protocols(repo)
-        args.insert(1, "--server-side")
-    devcluster.kubectl(*args)
+        payloads = server_side_payloads(devcluster, repo)
+        devcluster.kubectl("apply", "--server-side", "-n", namespace, "-R", "-f", str(payloads))
+    else:
+        devcluster.kubectl("apply", "-n", namespace, "-R", "-f", str(repo.path / "k8s"))
 
 
 def scan(policy: DriftPolicy, cluster: Cluster) -> Scan:

@@ -9,7 +9,6 @@ cleanly both server-side and with kubectl's client-side apply.
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import threading
@@ -64,30 +63,17 @@ def corpus_documents(path: Path) -> list[dict[str, Any]]:
         return [doc for doc in yaml.safe_load_all(fh) if doc]
 
 
-def with_port_protocols(doc: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``doc`` with ``protocol: TCP`` on every port that omits it.
+def in_apply_form(devcluster: DevCluster, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` as DriftControl sends it with server-side apply (drift.engine.apply_form,
+    from the server's own schema): Kubernetes 1.20 refuses port lists whose items omit
+    ``protocol`` (a key of those lists, with no default in its schema; kubernetes#92332)
+    and quantities written as numbers."""
+    from drift import kube
+    from drift.engine.apply_form import apply_form
+    from drift.services import schemas
 
-    Kubernetes 1.20 cannot server-side apply a port list whose items omit
-    ``protocol``: it is a key of those associative lists and the 1.20 schema
-    has no default for it (kubernetes/kubernetes#92332, fixed in 1.21/1.22).
-    Appliers targeting 1.20 (Flux does the same) fill in the value the server
-    would default anyway, so the applied object is identical.
-    """
-    doc = copy.deepcopy(doc)
-
-    def fill(ports: list[dict[str, Any]] | None) -> None:
-        for port in ports or []:
-            port.setdefault("protocol", "TCP")
-
-    spec = doc.get("spec") or {}
-    if doc.get("kind") == "Service":
-        fill(spec.get("ports"))
-    pod_spec = ((spec.get("template") or {}).get("spec")) or (
-        spec if doc.get("kind") == "Pod" else {}
-    )
-    for container in (pod_spec.get("containers") or []) + (pod_spec.get("initContainers") or []):
-        fill(container.get("ports"))
-    return doc
+    admin = kube.Kube(Path(devcluster.kubeconfig("admin")).read_text())
+    return apply_form(doc, schemas.apply_schema(admin))
 
 
 # --------------------------------------------------------------------------- cluster basics
@@ -203,7 +189,7 @@ def test_server_side_apply_tracks_field_managers_and_reports_conflicts(
 def test_server_side_apply_needs_port_protocols_on_1_20(
     devcluster: DevCluster, kube_namespace: str
 ) -> None:
-    """Pins the 1.20 quirk that with_port_protocols works around (fails if the server changes)."""
+    """Pins the 1.20 quirk that the apply form works around (fails if the server changes)."""
     services = devcluster.dynamic().resources.get(api_version="v1", kind="Service")
     service = {
         "apiVersion": "v1",
@@ -221,7 +207,9 @@ def test_server_side_apply_needs_port_protocols_on_1_20(
     assert excinfo.value.status == 500
     assert 'omits key field \\"protocol\\"' in excinfo.value.body
     applied = services.server_side_apply(
-        body=with_port_protocols(service), namespace=kube_namespace, field_manager="driftcontrol"
+        body=in_apply_form(devcluster, service),
+        namespace=kube_namespace,
+        field_manager="driftcontrol",
     )
     assert applied.spec.ports[0].protocol == "TCP"
 
@@ -601,7 +589,7 @@ def test_corpus_applies_server_side(
     dyn = devcluster.dynamic()
     for doc in documents:
         resource = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
-        body = with_port_protocols(doc)
+        body = in_apply_form(devcluster, doc)
         body["metadata"]["namespace"] = kube_namespace
         applied = resource.server_side_apply(
             body=body, namespace=kube_namespace, field_manager="driftcontrol-test"

@@ -26,6 +26,7 @@ from remediation.services.planning import (
     based_on,
     dry_run_step,
     key_of,
+    refusal,
     served,
     step_key,
 )
@@ -70,10 +71,10 @@ def _apply(
     live = cluster.connection.get(resource, key.namespace or None, key.name)
     try:
         planned = cluster.connection.apply(
-            resource, declared.manifest, FIELD_MANAGER, force=True, dry_run=True
+            resource, cluster.apply_form(declared.manifest), FIELD_MANAGER, force=True, dry_run=True
         )
     except kube.KubeError as error:
-        raise PlanError(f"the dry run of {key} was refused: {error}") from None
+        raise refusal(str(key), error, cluster.cluster.name) from None
     step = dry_run_step(
         finding,
         declared.api_version,
@@ -108,8 +109,11 @@ def _prune(
     based_on(step, live)
     if live is None:
         step.skipped = "already gone"
-    else:
+        return step
+    try:
         cluster.connection.delete(resource, key.namespace or None, key.name, dry_run=True)
+    except kube.KubeError as error:
+        raise refusal(f"deleting {key}", error, cluster.cluster.name) from None
     return step
 
 
@@ -149,7 +153,7 @@ class Declared:
                     resource_version=step.base_resource_version,
                 )
             return None
-        manifest = self.object(step, cluster).manifest
+        manifest = cluster.apply_form(self.object(step, cluster).manifest)
         return cluster.connection.apply(resource, manifest, FIELD_MANAGER, force=True)
 
     def differs(

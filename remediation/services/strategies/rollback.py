@@ -28,6 +28,7 @@ from remediation.services.planning import (
     PlannedStep,
     dry_run_step,
     key_of,
+    refusal,
     served,
     step_key,
 )
@@ -71,7 +72,7 @@ class Rollback(Strategy):
                 else cluster.connection.create(resource, manifest, dry_run=True)
             )
         except kube.KubeError as error:
-            raise PlanError(f"the dry run of restoring {key} was refused: {error}") from None
+            raise refusal(f"restoring {key}", error, cluster.cluster.name) from None
         return dry_run_step(
             finding,
             snapshot.api_version,
