@@ -65,7 +65,7 @@ class Transport:
         method: str,
         path: str,
         query: list[tuple[str, str]] | None = None,
-        body: dict[str, Any] | None = None,
+        body: dict[str, Any] | list[Any] | None = None,
         content_type: str | None = None,
         timeout: tuple[float, float] | None = None,
     ) -> Any:
@@ -120,7 +120,7 @@ class Transport:
         method: str,
         path: str,
         query: list[tuple[str, str]] | None = None,
-        body: dict[str, Any] | None = None,
+        body: dict[str, Any] | list[Any] | None = None,
         content_type: str | None = None,
     ) -> Any:
         response = self._send(method, path, query, body, content_type)

@@ -1,5 +1,5 @@
-"""Changing objects (apply, replace, create, delete, each possibly as a dry run), and asking
-whether this identity may."""
+"""Changing objects (apply, patch, replace, create, delete, each possibly as a dry run), and
+asking whether this identity may."""
 
 from __future__ import annotations
 
@@ -33,6 +33,27 @@ class Writing(Transport):
             query,
             manifest,
             "application/apply-patch+yaml",
+        )
+        return result
+
+    def patch(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        operations: list[dict[str, Any]],
+        field_manager: str,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """A JSON patch (RFC 6902): all its operations or none, so `test` operations guard
+        the others against a change made since the object was read."""
+        query = [("fieldManager", field_manager)] + ([("dryRun", "All")] if dry_run else [])
+        result: dict[str, Any] = self._json(
+            "PATCH",
+            resource.path(namespace, name),
+            query,
+            operations,
+            "application/json-patch+json",
         )
         return result
 

@@ -204,3 +204,41 @@ spec:
     assert body["cluster"]["status"] == 422
     assert "`selector` does not match template `labels`" in body["cluster"]["message"]
     assert not RemediationRequest.objects.exists()
+
+
+def test_a_sync_takes_back_a_port_whose_number_was_changed_live(
+    devcluster, checkout_repo, scanner_cluster, kube_namespace, requester, approver, tasks,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    """The port is the key of its list item: a live edit of it leaves the declared item
+    missing and another in its place, owned by whoever edited it. Server-side apply alone
+    would keep that item and add the declared one beside it (a duplicate port name)."""
+    source = GitSource.objects.create(
+        name="checkout", url=str(checkout_repo.path), ref="main", path="k8s"
+    )
+    policy = DriftPolicy.objects.create(
+        name="checkout",
+        source=source,
+        cluster_names=["test-a"],
+        default_namespace=kube_namespace,
+        namespaces={"include": [kube_namespace], "exclude": []},
+    )
+    devcluster.kubectl("apply", "-n", kube_namespace, "-f", str(checkout_repo.path / "k8s"))
+    devcluster.kubectl(
+        "patch", "-n", kube_namespace, "service/checkout", "--type=json", "-p",
+        '[{"op": "replace", "path": "/spec/ports/1/port", "value": 9998}]',
+    )  # fmt: skip
+    scan(policy, scanner_cluster)
+    drift = findings(policy)["Service", "checkout", "modified"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        request = services.request_remediation([drift], "sync", requester, "port back")
+    [step] = request.steps.all()
+    assert {c["path"] for c in step.changes} >= {"/spec/ports/1/port"}, step.changes
+    with django_capture_on_commit_callbacks(execute=True):
+        services.approve(request.pk, approver, "ok")
+    run_queued(tasks)
+
+    request.refresh_from_db()
+    assert request.status == RequestStatus.SUCCEEDED, (request.status_reason, request.result)
+    assert live(devcluster, kube_namespace)["ports"] == [("http", 80, "TCP"), ("grpc", 9999, "TCP")]

@@ -12,6 +12,7 @@ from typing import Any
 
 from drift import kube
 from drift.engine.compare import compare
+from drift.engine.displaced import displaced, with_replacements, without_replaced
 from drift.engine.normalize import DesiredObject, ObjectKey
 from drift.models import DriftPolicy, Finding, FindingType, GitSource
 from drift.services import desired, evidence
@@ -69,10 +70,21 @@ def _apply(
     key = declared.key
     resource = served(cluster.discovery, declared.api_version, key.kind)
     live = cluster.connection.get(resource, key.namespace or None, key.name)
+    payload = cluster.apply_form(declared.manifest)
+    found = displaced(payload, live) if live is not None else []
     try:
-        planned = cluster.connection.apply(
-            resource, cluster.apply_form(declared.manifest), FIELD_MANAGER, force=True, dry_run=True
-        )
+        if found:
+            # The displaced items are still there for the dry run: it takes what Git
+            # declares without the items they stand in for, and the plan shows those in
+            # their place, as removing the displaced ones first will leave them.
+            answer = cluster.connection.apply(
+                resource, without_replaced(payload, found), FIELD_MANAGER, force=True, dry_run=True
+            )
+            planned = with_replacements(answer, found)
+        else:
+            planned = cluster.connection.apply(
+                resource, payload, FIELD_MANAGER, force=True, dry_run=True
+            )
     except kube.KubeError as error:
         raise refusal(str(key), error, cluster.cluster.name) from None
     step = dry_run_step(
@@ -154,6 +166,19 @@ class Declared:
                 )
             return None
         manifest = cluster.apply_form(self.object(step, cluster).manifest)
+        found = displaced(manifest, live) if live is not None else []
+        if live is not None and found:
+            # Items a live edit put in place of declared ones go first, in one request that
+            # does nothing unless the object is still the one just read.
+            guard = {
+                "op": "test",
+                "path": "/metadata/resourceVersion",
+                "value": live["metadata"]["resourceVersion"],
+            }
+            removals = [op for item in found for op in item.patch()]
+            cluster.connection.patch(
+                resource, step.namespace or None, step.name, [guard, *removals], FIELD_MANAGER
+            )
         return cluster.connection.apply(resource, manifest, FIELD_MANAGER, force=True)
 
     def differs(
