@@ -5,8 +5,8 @@ item's identity. A live edit of a key (port 9999 -> 9998, a container renamed) l
 declared item missing and another item in its place, owned by whoever made the edit.
 Server-side apply of what Git declares keeps that item (it is not the applier's to remove)
 and adds the declared one beside it; the server then refuses the pair (`spec.ports[2].name:
-Duplicate value: "grpc"`) or, worse, keeps both. So a sync first removes the displaced
-item, then applies.
+Duplicate value: "grpc"`) or, worse, keeps both. So a sync first puts the declared
+item in the displaced one's place, then applies.
 
 An undeclared item counts as displaced only when it stands in for a declared item that is
 missing live: it carries the same `name`, or it is the only undeclared item where exactly
@@ -35,12 +35,18 @@ class Displaced:
     declared_pointer: str  # where that item is in the declared object
 
     def patch(self) -> list[dict[str, Any]]:
-        """RFC 6902 operations that remove the item only if it is still the same one."""
+        """RFC 6902 operations that put the declared item in place of the displaced one,
+        only if it is still the same one. Removing and adding in one patch keeps a list
+        the server requires (a Service's only port) from ever being empty."""
         tests = [
             {"op": "test", "path": f"{self.pointer}/{escape(name)}", "value": value}
             for name, value in self.keys.items()
         ]
-        return [*tests, {"op": "remove", "path": self.pointer}]
+        return [
+            *tests,
+            {"op": "remove", "path": self.pointer},
+            {"op": "add", "path": self.pointer, "value": self.replaces},
+        ]
 
 
 def displaced(declared: dict[str, Any], live: dict[str, Any]) -> list[Displaced]:

@@ -30,7 +30,7 @@ from driftcontrol import audit, queue
 from remediation.models import RemediationRequest, RemediationStep, RequestStatus, StepStatus
 from remediation.services import replanning, rollbacks, strategies, verification
 from remediation.services.live import LiveCluster
-from remediation.services.planning import PlanError
+from remediation.services.planning import PlanError, base_digest
 from remediation.services.transitions import EXECUTE, finish
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class _Execution:
         for step in steps:
             if (
                 step.status == StepStatus.PENDING
-                and snapshots.digest(self.cluster.read(step)) != step.base_digest
+                and base_digest(self.cluster.read(step), step.changes) != step.base_digest
             ):
                 self.send_back(step)
                 return False
@@ -146,7 +146,10 @@ class _Execution:
             # The previous run applied it and died before recording it: not again.
             self.record(step, StepStatus.APPLIED, live, note="found applied after an interruption")
             return True
-        if step.status == StepStatus.PENDING and snapshots.digest(live) != step.base_digest:
+        if (
+            step.status == StepStatus.PENDING
+            and base_digest(live, step.changes) != step.base_digest
+        ):
             self.send_back(step)
             return False
         self.snapshot_before(step, live)

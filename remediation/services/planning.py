@@ -154,7 +154,20 @@ def store(request: RemediationRequest, plan: Plan) -> None:
 def based_on(step: PlannedStep, live: dict[str, Any] | None) -> None:
     """Record the live object the step is planned on (None: it does not exist)."""
     step.base_resource_version = str((live or {}).get("metadata", {}).get("resourceVersion", ""))
-    step.base_digest = snapshots.digest(live)
+    step.base_digest = base_digest(live, step.changes)
+
+
+def base_digest(live: dict[str, Any] | None, planned_changes: list[dict[str, Any]]) -> str:
+    """What must not change between planning a step and running it: the object's state,
+    except a replica count the step leaves alone. Autoscalers move replicas whenever they
+    like; a plan that does not touch them is just as right after they did."""
+    touches_replicas = any(c.get("path", "").startswith(_REPLICAS) for c in planned_changes)
+    if live is not None and not touches_replicas and "replicas" in (live.get("spec") or {}):
+        live = {**live, "spec": {k: v for k, v in live["spec"].items() if k != "replicas"}}
+    return snapshots.digest(live)
+
+
+_REPLICAS = "/spec/replicas"
 
 
 def _shown(obj: dict[str, Any]) -> dict[str, Any]:

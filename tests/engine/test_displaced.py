@@ -42,6 +42,7 @@ def test_a_port_whose_number_was_edited_live_is_displaced():
         {"op": "test", "path": "/spec/ports/1/port", "value": 9998},
         {"op": "test", "path": "/spec/ports/1/protocol", "value": "TCP"},
         {"op": "remove", "path": "/spec/ports/1"},
+        {"op": "add", "path": "/spec/ports/1", "value": SERVICE["spec"]["ports"][1]},
     ]
 
 

@@ -107,10 +107,17 @@ def server_side_payloads(devcluster, repo: GitRepo) -> Path:
     return target
 
 
-def apply_shop(devcluster, repo: GitRepo, namespace: str, server_side: bool = False) -> None:
+def apply_shop(
+    devcluster, repo: GitRepo, namespace: str, server_side: bool = False, manager: str = "kubectl"
+) -> None:
+    """Deploy the repository: `kubectl apply`, or server-side apply as ``manager``, taking
+    over what others own (as a GitOps tool's forced apply does)."""
     if server_side:
         payloads = server_side_payloads(devcluster, repo)
-        devcluster.kubectl("apply", "--server-side", "-n", namespace, "-R", "-f", str(payloads))
+        devcluster.kubectl(
+            "apply", "--server-side", "--force-conflicts", f"--field-manager={manager}",
+            "-n", namespace, "-R", "-f", str(payloads),
+        )  # fmt: skip
     else:
         devcluster.kubectl("apply", "-n", namespace, "-R", "-f", str(repo.path / "k8s"))
 

@@ -173,3 +173,22 @@ def test_no_lock_on_the_request_is_held_while_the_dry_run_talks_to_the_cluster(e
     assert outcome == ["locked"]
     executing.refresh_from_db()
     assert executing.status == RequestStatus.PENDING
+
+
+def test_a_replica_count_the_step_leaves_alone_does_not_change_its_base():
+    from remediation.services.planning import base_digest
+
+    live = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "podinfo", "resourceVersion": "7"},
+        "spec": {"replicas": 1, "template": {"spec": {"containers": [{"image": "a"}]}}},
+    }
+    scaled = {**live, "spec": {**live["spec"], "replicas": 2}}  # an autoscaler's doing
+    edited = {**live, "spec": {**live["spec"], "template": {"spec": {"containers": []}}}}
+    image = [{"path": "/spec/template/spec/containers/0/image", "live": "b", "planned": "a"}]
+    replicas = [{"path": "/spec/replicas", "live": 1, "planned": 3}]
+
+    assert base_digest(scaled, image) == base_digest(live, image)
+    assert base_digest(edited, image) != base_digest(live, image)
+    assert base_digest(scaled, replicas) != base_digest(live, replicas)

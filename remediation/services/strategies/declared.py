@@ -168,8 +168,8 @@ class Declared:
         manifest = cluster.apply_form(self.object(step, cluster).manifest)
         found = displaced(manifest, live) if live is not None else []
         if live is not None and found:
-            # Items a live edit put in place of declared ones go first, in one request that
-            # does nothing unless the object is still the one just read.
+            # Items a live edit put in place of declared ones are swapped back first, in one
+            # request that does nothing unless the object is still the one just read.
             guard = {
                 "op": "test",
                 "path": "/metadata/resourceVersion",
