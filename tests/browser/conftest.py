@@ -19,7 +19,12 @@ from django.core.cache import cache
 from django.db import connections
 
 # The devcluster and integration fixtures, for tests that need real drift on a real cluster.
-from tests.integration.conftest import scanner_cluster, shop_policy, shop_repo  # noqa: F401
+from tests.integration.conftest import (  # noqa: F401
+    checkout_repo,
+    scanner_cluster,
+    shop_policy,
+    shop_repo,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -117,3 +117,65 @@ def test_an_operator_requests_a_sync_and_an_approver_approves_it_in_the_browser(
     expect(page.locator("p.lead .pill")).to_have_text("Resolved")
     oscar.assert_no_console_errors()
     anna.assert_no_console_errors()
+
+
+def test_ordinary_manifests_are_synced_from_the_browser(
+    visitor: Any,
+    devcluster: Any,
+    checkout_repo: Any,
+    scanner_cluster: Any,
+    kube_namespace: str,
+    operator: Any,
+    approver: Any,
+    worker: list[threading.Thread],
+) -> None:
+    """Manifests as public charts write them (`cpu: 0.1`, Service ports without
+    `protocol`), deployed with `kubectl apply`, drifted live, synced from the pages."""
+    from drift.models import DriftPolicy, GitSource
+
+    source = GitSource.objects.create(
+        name="checkout", url=str(checkout_repo.path), ref="main", path="k8s"
+    )
+    policy = DriftPolicy.objects.create(
+        name="checkout",
+        source=source,
+        cluster_names=["test-a"],
+        default_namespace=kube_namespace,
+        namespaces={"include": [kube_namespace], "exclude": []},
+    )
+    devcluster.kubectl("apply", "-n", kube_namespace, "-f", str(checkout_repo.path / "k8s"))
+    devcluster.kubectl(
+        "patch", "-n", kube_namespace, "service/checkout", "-p",
+        '{"spec": {"selector": {"app": "checkout-canary"}}}',
+    )  # fmt: skip
+    devcluster.kubectl(
+        "set", "image", "-n", kube_namespace, "deployment/checkout", "log-shipper=evil.example/l:6"
+    )  # fmt: skip
+    scan(policy, scanner_cluster)
+    drift = findings(policy)
+
+    oscar = visitor(operator)
+    page = oscar.visit("/findings/")
+    page.get_by_label("Select all findings on this page").check()
+    page.locator("summary", has_text="Request remediation").click()  # opens the action
+    page.get_by_label("Strategy").select_option("sync")
+    page.get_by_role("button", name="Request remediation").click()
+    expect(page.locator(".flash-success")).to_contain_text("approval")
+    request = RemediationRequest.objects.get()
+    assert request.steps.count() == 2, request.status_reason
+
+    anna = visitor(approver)
+    page = anna.visit("/approvals/")
+    card = page.locator(f"#request-{request.pk}")
+    card.get_by_role("button", name=f"Approve request #{request.pk}").click()
+    page = anna.visit(f"/remediations/{request.pk}/")
+    expect(page.locator("p.lead .pill")).to_have_text("Succeeded", timeout=120_000)
+
+    for finding in drift.values():
+        finding.refresh_from_db()
+        assert finding.status == FindingStatus.RESOLVED
+    with devcluster.client() as api:
+        service = client.CoreV1Api(api).read_namespaced_service("checkout", kube_namespace)
+    assert service.spec.selector == {"app": "checkout"}
+    oscar.assert_no_console_errors()
+    anna.assert_no_console_errors()

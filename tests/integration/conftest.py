@@ -18,6 +18,7 @@ from drift.services import desired, scanning, schemas
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus"
 SHOP = Path(__file__).resolve().parent / "manifests" / "shop.yaml"
+CHECKOUT = Path(__file__).resolve().parent / "manifests" / "checkout.yaml"
 
 
 @dataclass
@@ -63,6 +64,18 @@ def shop_repo(tmp_path: Path) -> GitRepo:
     repo.git("init", "-q", "-b", "main")
     repo.commit("the shop as deployed")
     desired.revisions.clear()
+    return repo
+
+
+@pytest.fixture
+def checkout_repo(tmp_path: Path) -> GitRepo:
+    """A repository with checkout.yaml (ordinary manifests: `cpu: 0.1`, Service ports
+    without `protocol`) under k8s/, exactly as written."""
+    repo = GitRepo(tmp_path / "checkout")
+    (repo.path / "k8s").mkdir(parents=True)
+    shutil.copy(CHECKOUT, repo.path / "k8s" / "checkout.yaml")
+    repo.git("init", "-q", "-b", "main")
+    repo.commit("checkout, as its authors wrote it")
     return repo
 
 

@@ -5,8 +5,6 @@ line and from the REST API. The Git repository keeps the manifests exactly as wr
 from __future__ import annotations
 
 import io
-import shutil
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -17,21 +15,10 @@ from drift.models import DriftPolicy, FindingStatus, GitSource
 from remediation import services
 from remediation.models import RemediationRequest, RequestStatus
 from tests.api.conftest import token_for
-from tests.integration.conftest import GitRepo, findings, scan
+from tests.integration.conftest import CHECKOUT, findings, scan
 
 pytestmark = [pytest.mark.kube, pytest.mark.django_db]
-CHECKOUT = Path(__file__).resolve().parent / "manifests" / "checkout.yaml"
 DECLARED_IMAGE = "registry.example/shop/checkout:3.2.0"
-
-
-@pytest.fixture
-def checkout_repo(tmp_path: Path) -> GitRepo:
-    repo = GitRepo(tmp_path / "checkout")
-    (repo.path / "k8s").mkdir(parents=True)
-    shutil.copy(CHECKOUT, repo.path / "k8s" / "checkout.yaml")
-    repo.git("init", "-q", "-b", "main")
-    repo.commit("checkout, as its authors wrote it")
-    return repo
 
 
 @pytest.fixture
