@@ -277,12 +277,12 @@ REMEDIATION_LEASE_SECONDS = env.integer(
     minimum=1,
 )
 REMEDIATION_PAUSE_SECONDS = float(
-    env.integer(
-        "REMEDIATION_PAUSE_SECONDS",
-        0,
-        "seconds to wait between objects of one remediation",
-        minimum=0,
-    )
+    env.integer("REMEDIATION_PAUSE_SECONDS", 0, "seconds between objects of one remediation", 0)
+)
+# A controller that fights the change (an operator owning the field) reverts it within
+# seconds: verification watches the objects this long before it calls them verified.
+REMEDIATION_VERIFY_SECONDS = float(
+    env.integer("REMEDIATION_VERIFY_SECONDS", 5, "seconds a result must hold to verify", 0)
 )
 
 # --- Logging ----------------------------------------------------------------------------
