@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -61,15 +60,8 @@ def make_repository(target: Path) -> Path:
             shutil.copytree(item, target / "k8s" / item.name)
         elif item.suffix == ".yaml":
             shutil.copy(item, target / "k8s" / item.name)
-    # Kubernetes 1.20's server-side apply (what a sync does) needs the protocol of every
-    # Service port; the published corpus leaves it to the default.
-    for path in (target / "k8s").rglob("*.yaml"):
-        documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
-        for doc in documents:
-            if doc.get("kind") == "Service":
-                for port in doc["spec"].get("ports", []):
-                    port.setdefault("protocol", "TCP")
-        path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    # The manifests go in as published: DriftControl sends its server-side applies in the
+    # form the server accepts (drift.engine.apply_form), so Git is not adapted to it.
     git = [
         "git",
         "-C",

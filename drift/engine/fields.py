@@ -352,9 +352,10 @@ class _ThreeWay(_OwnedWalk):
                 if key not in wanted:
                     self.report((*path, position), live[position])
                 elif isinstance(live[position], dict):
-                    self.mapping(
-                        applied, wanted[key], live[position], (*path, position), None, field
-                    )
+                    # A key field Git now leaves to its default (`protocol: TCP`) is still
+                    # declared: re-applying puts the same value back.
+                    want = spec.with_defaults(wanted[key])
+                    self.mapping(applied, want, live[position], (*path, position), None, field)
         elif spec.mode == merge_keys.SET:
             for value in last:
                 if value in live and value not in want_items:

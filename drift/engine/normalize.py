@@ -67,10 +67,14 @@ class SecretHasher:
     def data(self, data: Any, string_data: Any = None) -> dict[str, str]:
         hashed: dict[str, str] = {}
         for name, value in (data or {}).items():
-            try:
-                raw = base64.b64decode(str(value), validate=True)
-            except (binascii.Error, ValueError):
-                raw = str(value).encode()
+            if value is None:
+                # The API server stores an empty value (`key: ""`) and returns it as null.
+                raw = b""
+            else:
+                try:
+                    raw = base64.b64decode(str(value), validate=True)
+                except (binascii.Error, ValueError):
+                    raw = str(value).encode()
             hashed[name] = self(raw)
         # The API server folds stringData into data; so does the comparison.
         for name, value in (string_data or {}).items():

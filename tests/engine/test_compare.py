@@ -549,3 +549,42 @@ def test_key_defaults_a_server_side_apply_wrote_are_not_removals():
     fewer = copy.deepcopy(service)
     fewer["spec"]["ports"].pop()
     assert [(f.path, f.op) for f in run(fewer, live).fields] == [("/spec/ports/1", "removed")]
+
+
+def test_an_empty_secret_value_the_server_returns_as_null_is_not_drift():
+    """The API server stores `key: ""` and returns it as null (Argo CD's fixture
+    gitops-engine pkg/diff/testdata/wordpress-live.json shows it)."""
+    manifest = {**SECRET, "data": {"user": "YWRtaW4=", "smtp": ""}, "stringData": {}}
+    live = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "shop"},
+        "data": {"user": "YWRtaW4=", "smtp": None},
+    }
+    assert run(manifest, live) is None
+
+    live["data"]["smtp"] = "c3dvcmRmaXNo"
+    assert run(manifest, live).paths == ["/data/smtp"]
+
+
+def test_a_key_field_git_now_leaves_to_its_default_is_not_a_removal():
+    """kubectl applied `protocol: TCP` explicitly; Git now omits it, and re-applying puts
+    the same default back (gitops-engine's smd-service-live-with-type.yaml)."""
+    service = yaml.safe_load("""
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web, namespace: shop}
+    spec:
+      selector: {app: web}
+      ports: [{name: http, port: 80, targetPort: 8080}]
+    """)
+    as_applied = copy.deepcopy(service)
+    as_applied["spec"]["ports"][0]["protocol"] = "TCP"
+    live = live_of(as_applied)  # client-side: the annotation holds `protocol: TCP`
+
+    assert run(service, live) is None
+    # Dropping a field that is not a key is still a removal.
+    del service["spec"]["ports"][0]["targetPort"]
+    assert [(f.path, f.op) for f in run(service, live).fields] == [
+        ("/spec/ports/0/targetPort", "removed")
+    ]
