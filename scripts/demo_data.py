@@ -32,13 +32,17 @@ def say(text: str) -> None:
 def kubectl(cluster: str, *args: str, env: dict[str, str] | None = None) -> None:
     import os
 
-    subprocess.run(
+    done = subprocess.run(
         [DEVCLUSTER, "kubectl", "--name", cluster, "--", *args],
-        check=True,
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
     )
+    if done.returncode:
+        raise SystemExit(
+            f"demo: kubectl {' '.join(args)} failed on {cluster}: "
+            f"{(done.stderr or done.stdout).strip()}"
+        )
 
 
 def kubeconfig(cluster: str, user: str) -> str:
@@ -305,6 +309,9 @@ def seed() -> None:
     namespace = repository.parent / "namespace.yaml"
     namespace.write_text(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NAMESPACE}}}\n")
     for cluster in ("east", "west"):
+        # The local clusters outlive var/ (and serve every clone): a story seeded before
+        # left its live edits there, and the story starts from the released shop.
+        kubectl(cluster, "delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true")
         kubectl(cluster, "apply", "-f", str(namespace))
         kubectl(cluster, "apply", "-n", NAMESPACE, "-R", "-f", str(repository / "k8s"))
     say("registering lanes, clusters, the Git source and two policies")
