@@ -242,3 +242,63 @@ def test_a_newer_servers_published_key_default_is_used():
 )
 def test_quantity_text(written, sent):
     assert quantity_text(written) == sent
+
+
+NEWER = ApplySchema(
+    json.loads((Path(__file__).parent / "fixtures" / "openapi-v1.36-excerpt.json").read_text())
+)
+
+
+def test_the_same_manifests_take_the_same_form_for_a_1_36_server():
+    assert apply_form(DEPLOYMENT, NEWER) == apply_form(DEPLOYMENT, SCHEMA)
+    service = manifest("""
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web}
+    spec:
+      ports: [{name: http, port: 80, targetPort: 8080}]
+    """)
+    assert apply_form(service, NEWER)["spec"]["ports"] == [
+        {"protocol": "TCP", "name": "http", "port": 80, "targetPort": 8080}
+    ]
+
+
+def test_kinds_only_newer_servers_serve_take_their_form_from_their_schema():
+    autoscaler = manifest("""
+    apiVersion: autoscaling/v2
+    kind: HorizontalPodAutoscaler
+    metadata: {name: web}
+    spec:
+      scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+      maxReplicas: 5
+      metrics:
+      - type: Pods
+        pods: {metric: {name: rps}, target: {type: AverageValue, averageValue: 100}}
+    """)
+    cronjob = manifest("""
+    apiVersion: batch/v1
+    kind: CronJob
+    metadata: {name: report}
+    spec:
+      schedule: "0 6 * * *"
+      jobTemplate:
+        spec:
+          template:
+            spec:
+              restartPolicy: Never
+              containers:
+              - {name: report, image: shop/report:1, resources: {limits: {cpu: 0.5}}}
+    """)
+    budget = manifest("""
+    apiVersion: policy/v1
+    kind: PodDisruptionBudget
+    metadata: {name: web}
+    spec: {minAvailable: 1, selector: {matchLabels: {app: web}}}
+    """)
+
+    target = apply_form(autoscaler, NEWER)["spec"]["metrics"][0]["pods"]["target"]
+    assert target["averageValue"] == "100"
+    job = apply_form(cronjob, NEWER)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert job["containers"][0]["resources"] == {"limits": {"cpu": "0.5"}}
+    assert apply_form(budget, NEWER)["spec"]["minAvailable"] == 1  # int-or-string: as written
+    assert apply_form(cronjob, SCHEMA) is cronjob  # 1.20 serves no batch/v1 CronJob
