@@ -20,6 +20,7 @@ from django.db import connections
 
 # The devcluster and integration fixtures, for tests that need real drift on a real cluster.
 from tests.integration.conftest import (  # noqa: F401
+    checkout_policy,
     checkout_repo,
     scanner_cluster,
     shop_policy,

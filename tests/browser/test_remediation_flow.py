@@ -123,6 +123,7 @@ def test_ordinary_manifests_are_synced_from_the_browser(
     visitor: Any,
     devcluster: Any,
     checkout_repo: Any,
+    checkout_policy: Any,
     scanner_cluster: Any,
     kube_namespace: str,
     operator: Any,
@@ -131,18 +132,7 @@ def test_ordinary_manifests_are_synced_from_the_browser(
 ) -> None:
     """Manifests as public charts write them (`cpu: 0.1`, Service ports without
     `protocol`), deployed with `kubectl apply`, drifted live, synced from the pages."""
-    from drift.models import DriftPolicy, GitSource
-
-    source = GitSource.objects.create(
-        name="checkout", url=str(checkout_repo.path), ref="main", path="k8s"
-    )
-    policy = DriftPolicy.objects.create(
-        name="checkout",
-        source=source,
-        cluster_names=["test-a"],
-        default_namespace=kube_namespace,
-        namespaces={"include": [kube_namespace], "exclude": []},
-    )
+    policy = checkout_policy
     devcluster.kubectl("apply", "-n", kube_namespace, "-f", str(checkout_repo.path / "k8s"))
     devcluster.kubectl(
         "patch", "-n", kube_namespace, "service/checkout", "-p",

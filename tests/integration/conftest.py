@@ -80,6 +80,21 @@ def checkout_repo(tmp_path: Path) -> GitRepo:
 
 
 @pytest.fixture
+def checkout_policy(db: None, checkout_repo: GitRepo, kube_namespace: str) -> DriftPolicy:
+    """A policy reading checkout_repo for test-a, in the test's namespace."""
+    source = GitSource.objects.create(
+        name="checkout", url=str(checkout_repo.path), ref="main", path="k8s"
+    )
+    return DriftPolicy.objects.create(
+        name="checkout",
+        source=source,
+        cluster_names=["test-a"],
+        default_namespace=kube_namespace,
+        namespaces={"include": [kube_namespace], "exclude": []},
+    )
+
+
+@pytest.fixture
 def scanner_cluster(db: None, devcluster) -> Cluster:
     """test-a, reached as the least-privilege driftcontrol-scanner identity."""
     cluster = Cluster(name="test-a", labels={"env": "test"})

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from kubernetes import client
 from rest_framework.test import APIClient
 
-from drift.models import DriftPolicy, FindingStatus, GitSource
+from drift.models import FindingStatus
 from remediation import services
 from remediation.models import RemediationRequest, RequestStatus
 from tests.api.conftest import token_for
@@ -22,18 +22,9 @@ DECLARED_IMAGE = "registry.example/shop/checkout:3.2.0"
 
 
 @pytest.fixture
-def drifted(devcluster, checkout_repo, scanner_cluster, kube_namespace, tasks):
+def drifted(devcluster, checkout_repo, checkout_policy, scanner_cluster, kube_namespace, tasks):
     """Deployed with `kubectl apply`, then the image set and the selector patched live."""
-    source = GitSource.objects.create(
-        name="checkout", url=str(checkout_repo.path), ref="main", path="k8s"
-    )
-    policy = DriftPolicy.objects.create(
-        name="checkout",
-        source=source,
-        cluster_names=["test-a"],
-        default_namespace=kube_namespace,
-        namespaces={"include": [kube_namespace], "exclude": []},
-    )
+    policy = checkout_policy
     devcluster.kubectl("apply", "-n", kube_namespace, "-f", str(checkout_repo.path / "k8s"))
     devcluster.kubectl(
         "set", "image", "-n", kube_namespace, "deployment/checkout", "checkout=evil.example/c:6"
@@ -139,7 +130,7 @@ def test_a_sync_of_ordinary_manifests_through_the_api(
 
 
 def test_a_plan_the_cluster_refuses_is_the_clusters_refusal_not_a_client_error(
-    devcluster, checkout_repo, scanner_cluster, kube_namespace, requester, tasks
+    devcluster, checkout_repo, checkout_policy, scanner_cluster, kube_namespace, requester, tasks
 ):
     """Git declares a Deployment the API server will not take (its selector does not match
     its pods' labels): the sync's dry run is refused, and the API says the cluster refused
@@ -165,16 +156,7 @@ spec:
 """,
     )
     checkout_repo.commit("a deployment that cannot be created")
-    source = GitSource.objects.create(
-        name="checkout", url=str(checkout_repo.path), ref="main", path="k8s"
-    )
-    policy = DriftPolicy.objects.create(
-        name="checkout",
-        source=source,
-        cluster_names=["test-a"],
-        default_namespace=kube_namespace,
-        namespaces={"include": [kube_namespace], "exclude": []},
-    )
+    policy = checkout_policy
     scan(policy, scanner_cluster)
     missing = findings(policy)["Deployment", "broken", "missing"]
     api_client = APIClient()
@@ -194,22 +176,13 @@ spec:
 
 
 def test_a_sync_takes_back_a_port_whose_number_was_changed_live(
-    devcluster, checkout_repo, scanner_cluster, kube_namespace, requester, approver, tasks,
-    django_capture_on_commit_callbacks,
+    devcluster, checkout_repo, checkout_policy, scanner_cluster, kube_namespace, requester,
+    approver, tasks, django_capture_on_commit_callbacks,
 ):  # fmt: skip
     """The port is the key of its list item: a live edit of it leaves the declared item
     missing and another in its place, owned by whoever edited it. Server-side apply alone
     would keep that item and add the declared one beside it (a duplicate port name)."""
-    source = GitSource.objects.create(
-        name="checkout", url=str(checkout_repo.path), ref="main", path="k8s"
-    )
-    policy = DriftPolicy.objects.create(
-        name="checkout",
-        source=source,
-        cluster_names=["test-a"],
-        default_namespace=kube_namespace,
-        namespaces={"include": [kube_namespace], "exclude": []},
-    )
+    policy = checkout_policy
     devcluster.kubectl("apply", "-n", kube_namespace, "-f", str(checkout_repo.path / "k8s"))
     devcluster.kubectl(
         "patch", "-n", kube_namespace, "service/checkout", "--type=json", "-p",
