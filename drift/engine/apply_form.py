@@ -127,8 +127,9 @@ class _Walk:
         properties = (item or {}).get("properties") or {}
         found = {}
         for key in keys:
-            _, field = self._resolve(properties.get(key))
-            default = (field or {}).get("default", KEY_DEFAULTS.get(key))
+            written = properties.get(key) or {}
+            _, field = self._resolve(written)  # a default may sit beside an allOf reference
+            default = written.get("default", (field or {}).get("default", KEY_DEFAULTS.get(key)))
             if default is not None:
                 found[key] = default
         return found
