@@ -22,11 +22,7 @@ class Writing(Transport):
     ) -> dict[str, Any]:
         """Server-side apply of ``manifest`` as ``field_manager``."""
         metadata = manifest.get("metadata") or {}
-        query = [("fieldManager", field_manager)]
-        if force:
-            query.append(("force", "true"))
-        if dry_run:
-            query.append(("dryRun", "All"))
+        query = _query(field_manager, dry_run) + ([("force", "true")] if force else [])
         result: dict[str, Any] = self._json(
             "PATCH",
             resource.path(metadata.get("namespace"), metadata["name"]),
@@ -47,7 +43,7 @@ class Writing(Transport):
     ) -> dict[str, Any]:
         """A JSON patch (RFC 6902): all its operations or none, so `test` operations guard
         the others against a change made since the object was read."""
-        query = [("fieldManager", field_manager)] + ([("dryRun", "All")] if dry_run else [])
+        query = _query(field_manager, dry_run)
         result: dict[str, Any] = self._json(
             "PATCH",
             resource.path(namespace, name),
@@ -67,7 +63,7 @@ class Writing(Transport):
         """PUT the whole object (its metadata.resourceVersion guards against lost updates):
         fields the manifest lacks are removed, which an apply would leave to their owners."""
         metadata = manifest.get("metadata") or {}
-        query = [("fieldManager", field_manager)] + ([("dryRun", "All")] if dry_run else [])
+        query = _query(field_manager, dry_run)
         result: dict[str, Any] = self._json(
             "PUT",
             resource.path(metadata.get("namespace"), metadata["name"]),
@@ -85,7 +81,7 @@ class Writing(Transport):
         field_manager: str = "driftcontrol",
     ) -> dict[str, Any]:
         namespace = (manifest.get("metadata") or {}).get("namespace")
-        query = [("fieldManager", field_manager)] + ([("dryRun", "All")] if dry_run else [])
+        query = _query(field_manager, dry_run)
         result: dict[str, Any] = self._json(
             "POST", resource.path(namespace), query, manifest, "application/json"
         )
@@ -131,3 +127,8 @@ class Writing(Transport):
             "application/json",
         )
         return bool((answer.get("status") or {}).get("allowed"))
+
+
+def _query(field_manager: str, dry_run: bool) -> list[tuple[str, str]]:
+    """Who writes, and whether only as a dry run (the server checks, stores nothing)."""
+    return [("fieldManager", field_manager)] + ([("dryRun", "All")] if dry_run else [])
