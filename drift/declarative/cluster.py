@@ -9,6 +9,7 @@ from typing import Any
 from drift import kube
 from drift.declarative.reading import Planned, Reader
 from drift.models import Cluster
+from drift.services import clusters
 
 
 def read(reader: Reader, name: str, base: Path | None) -> Planned:
@@ -71,11 +72,21 @@ def _kubeconfig_content(reader: Reader, given: str, base: Path | None) -> str | 
 
 
 def _api_server(reader: Reader, credentials: str | None, context: str, given: bool) -> str:
-    """The API server the kubeconfig's context points at ("" when there is none to read)."""
+    """The API server the kubeconfig's context points at ("" when there is none to read).
+    The kubeconfig is inspected, not used: no credential plugin runs, nothing is sent."""
     if credentials is None:
         return ""
     try:
-        return kube.Kube(credentials, context or None).server
-    except kube.KubeError as error:
-        reader.problem("spec.kubeconfig" if given else "spec.context", str(error))
+        clusters.inspect_kubeconfig(credentials)
+    except kube.BadKubeconfig as error:
+        # A stored kubeconfig may predate the server's refusal of what it asks for.
+        stored = "" if given else "the stored kubeconfig: "
+        for problem in error.problems:
+            reader.problem("spec.kubeconfig", stored + problem)
+        return ""
+    try:
+        return clusters.check_kubeconfig(credentials, context or None)
+    except kube.BadKubeconfig as error:
+        for problem in error.problems:
+            reader.problem("spec.kubeconfig" if given else "spec.context", problem)
         return ""

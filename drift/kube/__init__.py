@@ -5,7 +5,9 @@ failures (timeouts, 429, 5xx) are retried with backoff; permanent ones raise a `
 subclass that says what was refused and why.
 
 Callers use what this package exports (`from drift import kube`, then `kube.Kube(...)`);
-the submodules are split by concept: `transport` (kubeconfig, requests, retries),
+the submodules are split by concept: `kubeconfig` (what a kubeconfig may ask of this
+server: data, never code; files only under a configured root), `plugins` (allowlisted
+credential plugins, run here rather than by the client), `transport` (requests, retries),
 `errors`, `discovery`, `reading` (paged lists, gets), `watching`, `writing`, and
 `connection`, which puts them together as `Kube`.
 """
@@ -23,13 +25,16 @@ from drift.kube.errors import (
     Refused,
     Unreachable,
 )
+from drift.kube.kubeconfig import CredentialPolicy
 from drift.kube.reading import Page
+from drift.kube.transport import check_kubeconfig, inspect_kubeconfig
 from drift.kube.watching import WatchStream
 
 __all__ = [
     "TRANSIENT_STATUSES",
     "BadKubeconfig",
     "Conflict",
+    "CredentialPolicy",
     "Discovery",
     "Forbidden",
     "Gone",
@@ -41,4 +46,6 @@ __all__ = [
     "Resource",
     "Unreachable",
     "WatchStream",
+    "check_kubeconfig",
+    "inspect_kubeconfig",
 ]

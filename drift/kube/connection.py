@@ -9,8 +9,9 @@ from drift.kube.writing import Writing
 
 
 class Kube(Discovering, Reading, Watching, Writing):
-    """A connection to one cluster, from a kubeconfig's content and an optional context.
+    """A connection to one cluster, from a kubeconfig's content, an optional context and
+    what the server's configuration lets kubeconfigs use (`CredentialPolicy`).
 
-    `Transport` reads the kubeconfig and sends the requests; each base adds its part of
-    the API.
+    `Transport` reads the kubeconfig (through `kubeconfig`, which refuses commands and
+    files) and sends the requests; each base adds its part of the API.
     """

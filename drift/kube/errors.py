@@ -7,6 +7,7 @@ remains says what was refused and why.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Kubernetes 1.20 answers 500 when server-side apply cannot make a typed object of the
@@ -30,7 +31,13 @@ class KubeError(Exception):
 
 
 class BadKubeconfig(KubeError):
-    """The kubeconfig cannot be used (syntax, unknown context, missing credentials)."""
+    """The kubeconfig cannot be used (syntax, unknown context, missing credentials), or asks
+    for what this server refuses (a command to run, a file to read); ``problems`` names
+    each field at fault."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems) or (message,)
 
 
 class Refused(KubeError):
@@ -85,5 +92,6 @@ def from_response(status: int, data: bytes, method: str, path: str, server: str)
 
 
 def shorten(error: BaseException) -> str:
-    text = str(error)
+    """The error on one line (urllib3's messages nest others, some on several lines)."""
+    text = " ".join(str(error).split())
     return text if len(text) < 200 else text[:197] + "..."

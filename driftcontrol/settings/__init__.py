@@ -10,5 +10,7 @@ Each part reads its own variables and imports from another part what it builds o
 from driftcontrol.settings.api import *  # noqa: F403
 from driftcontrol.settings.celery import *  # noqa: F403
 from driftcontrol.settings.core import *  # noqa: F403
+from driftcontrol.settings.credentials import *  # noqa: F403
 from driftcontrol.settings.detection import *  # noqa: F403
 from driftcontrol.settings.security import *  # noqa: F403
+from driftcontrol.settings.sources import *  # noqa: F403
