@@ -5,7 +5,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 
+from drift import git, kube
 from drift.models import Cluster, DriftPolicy, Finding, GitSource, Lane, ObjectSnapshot, Scan
+from drift.services import clusters
 from driftcontrol.admin import AuditedAdmin, ReadOnlyAdmin
 
 
@@ -15,14 +17,23 @@ class LaneAdmin(AuditedAdmin):
     search_fields = ["name"]
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value, not even the one sent with a refused form."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
 class ClusterForm(forms.ModelForm):
-    """Credentials are write-only: the form never renders them; empty keeps what is stored."""
+    """Credentials are write-only: the form never renders them; empty keeps what is stored.
+    As through the API and `drift apply`, a kubeconfig that asks for a command to run or a
+    file to read beyond what the server's configuration allows is refused."""
 
     new_credentials = forms.CharField(
         label="Kubeconfig",
         required=False,
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 6, "autocomplete": "off", "spellcheck": "false"}),
+        widget=WriteOnlyTextarea(attrs={"rows": 6, "autocomplete": "off", "spellcheck": "false"}),
         help_text="Paste a kubeconfig to replace the stored one. Leave empty to keep it. "
         "Stored encrypted; never shown again.",
     )
@@ -34,6 +45,20 @@ class ClusterForm(forms.ModelForm):
     class Meta:
         model = Cluster
         fields = ["name", "labels", "lanes", "api_server_url", "context", "enabled"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if cleaned.get("clear_credentials"):
+            return cleaned
+        kubeconfig = cleaned.get("new_credentials") or (
+            self.instance.read_credentials() if self.instance.has_credentials else ""
+        )
+        if kubeconfig:
+            try:
+                clusters.inspect_kubeconfig(kubeconfig)
+            except kube.BadKubeconfig as error:
+                self.add_error("new_credentials", list(error.problems))
+        return cleaned
 
     def save(self, commit: bool = True) -> Any:
         cluster = super().save(commit=False)
@@ -67,8 +92,30 @@ class ClusterAdmin(AuditedAdmin):
         return cluster.has_credentials
 
 
+class GitSourceForm(forms.ModelForm):
+    """The same rules as `drift apply`: a source names only repositories this server may
+    read, and refs and paths that cannot become git options or leave the repository."""
+
+    class Meta:
+        model = GitSource
+        fields = ["name", "url", "ref", "path"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        found = git.source_problems(
+            data.get("url") or "",
+            data.get("ref") or "main",
+            data.get("path") or "",
+            git.configured_roots(),
+        )
+        for field, problem in found.items():
+            self.add_error(field, problem)
+        return data
+
+
 @admin.register(GitSource)
 class GitSourceAdmin(AuditedAdmin):
+    form = GitSourceForm
     list_display = ["name", "url", "ref", "path", "last_revision", "last_fetched_at"]
     search_fields = ["name", "url"]
     readonly_fields = ["last_revision", "last_fetched_at", "last_error"]

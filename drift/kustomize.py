@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from drift import processes
+from drift import git, processes
 
 KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 
@@ -137,8 +137,14 @@ def _verify(binary: str, mtime_ns: int, size: int) -> str | None:
 
 
 def _run(argv: list[str], timeout: float) -> tuple[int, bytes, bytes]:
-    # kustomize clones remote bases with git: it must fail, not wait for a password.
-    environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    # kustomize clones remote bases with git: it must fail, not wait for a password, and
+    # reach only the transports a GitSource may name (no `ext::` running commands here).
+    environment = {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "LC_ALL": "C",
+        "GIT_ALLOW_PROTOCOL": git.allowed_protocols(git.configured_roots()),
+    }
     return processes.run(argv, environment, timeout)
 
 

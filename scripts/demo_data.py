@@ -293,6 +293,21 @@ def history(days: int = 30) -> int:
     return len(rows)
 
 
+def demo_repositories() -> Path:
+    """Where the demo's Git repositories live: below VAR_DIR, in a directory the server
+    reads local repositories from (scripts/demo sets GIT_LOCAL_ROOTS to it)."""
+    from drift import git
+
+    directory = Path(settings.VAR_DIR) / "demo"
+    if git.source_problems(str(directory / "deploy"), "main", "", git.configured_roots()):
+        raise SystemExit(
+            f"demo: the demo's repositories live in {directory}, which GIT_LOCAL_ROOTS "
+            f"({':'.join(settings.GIT_LOCAL_ROOTS) or 'empty'}) does not allow; "
+            f"unset it or add {directory}"
+        )
+    return directory
+
+
 def seed() -> None:
     """The whole story, once: later starts keep what is there (and what you did)."""
     from drift import declarative
@@ -305,7 +320,7 @@ def seed() -> None:
         return
     subprocess.run([DEVCLUSTER, "start", "--name", "west"], check=True)
     say("creating the shop's Git repository and deploying it to east and west")
-    repository = make_repository(Path(settings.VAR_DIR) / "demo" / "deploy")
+    repository = make_repository(demo_repositories() / "deploy")
     namespace = repository.parent / "namespace.yaml"
     namespace.write_text(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NAMESPACE}}}\n")
     for cluster in ("east", "west"):

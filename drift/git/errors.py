@@ -14,6 +14,10 @@ class GitError(Exception):
     """A git operation failed; the message names the repository (without credentials)."""
 
 
+class GitTimeout(GitError):
+    """A git process ran out of time: the remote hangs, or is far too slow."""
+
+
 def redact(text: str) -> str:
     """The text with URL passwords (and bare HTTP tokens used as user names) replaced by ***."""
 

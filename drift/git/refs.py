@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drift.git.commands import GitCommands
 from drift.git.errors import GitError, tail
+from drift.git.locations import ref_problem
 
 _REFS_SHOWN = 10
 
@@ -43,9 +44,10 @@ class Refs(GitCommands):
 
 
 def check_revision(revision: str) -> None:
-    # Refs become command arguments and batch input lines: no options, no line breaks.
-    if not revision or revision.startswith("-") or any(c.isspace() for c in revision):
-        raise GitError(f"{revision!r} is not a valid ref")
+    """Refuse what cannot be a ref (the rule a source's `ref` is declared under)."""
+    problem = ref_problem(revision)
+    if problem is not None:
+        raise GitError(problem)
 
 
 def _few(names: list[str]) -> str:

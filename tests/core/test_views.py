@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from drift.models import Cluster
+from drift.models import Cluster, GitSource
 from driftcontrol.models import AuditEvent
 from tests.factories import ClusterFactory
 
@@ -145,3 +145,18 @@ def test_audit_events_are_read_only_in_the_admin(client, admin_user):
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
     assert client.get(reverse("admin:driftcontrol_auditevent_add")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("url", "fd::17"), ("url", "file:///etc"), ("ref", "--output=/tmp/x"), ("path", "../..")],
+)
+def test_the_admin_refuses_git_sources_drift_apply_refuses(client, admin_user, field, value):
+    client.force_login(admin_user)
+    given = {"name": "shop", "url": "https://git.example.com/shop.git", "ref": "main", "path": ""}
+
+    response = client.post(reverse("admin:drift_gitsource_add"), {**given, field: value})
+
+    assert response.status_code == 200  # the form again, with the error
+    assert response.context["adminform"].form.errors[field]
+    assert not GitSource.objects.exists()
