@@ -2,7 +2,8 @@
 
 A file that does not parse yields an error and no documents at all: after a syntax error
 nothing in the file can be trusted, and an object we cannot see must not be reported
-missing or unmanaged.
+missing or unmanaged. The same holds for a document refused for its size once YAML aliases
+are expanded, or for nesting too deep (drift.engine.bounds).
 """
 
 from __future__ import annotations
@@ -12,6 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from drift.engine.bounds import (
+    DEFAULT_ALIAS_BYTES,
+    MAX_DEPTH,
+    AliasBudget,
+    TooLarge,
+    depth_of,
+    measure,
+)
 
 try:  # libyaml is several times faster; the pure-Python loader gives the same results
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,unused-ignore]
@@ -41,8 +51,14 @@ class LoadError:
         return f"{where}: {self.message}"
 
 
-def parse(text: str | bytes, file: str) -> tuple[list[Document], list[LoadError]]:
-    """Every object in a YAML stream or JSON file; Lists are unpacked, empty documents skipped."""
+def parse(
+    text: str | bytes, file: str, budget: AliasBudget | None = None
+) -> tuple[list[Document], list[LoadError]]:
+    """Every object in a YAML stream or JSON file; Lists are unpacked, empty documents skipped.
+
+    ``budget`` is what YAML aliases may still add (shared by the files of one source);
+    without one, this file gets the default on its own.
+    """
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -50,18 +66,28 @@ def parse(text: str | bytes, file: str) -> tuple[list[Document], list[LoadError]
             return [], [LoadError(file, None, f"not UTF-8 text ({error.reason})")]
     if file.endswith(".json"):
         return _json(text, file)
-    return _yaml(text, file)
+    budget = budget or AliasBudget(DEFAULT_ALIAS_BYTES)
+    used = budget.used
+    documents, errors = _yaml(text, file, budget)
+    if errors:
+        budget.used = used  # nothing of the file is kept, so its aliases cost nothing
+    return documents, errors
 
 
 def _json(text: str, file: str) -> tuple[list[Document], list[LoadError]]:
+    too_deep = [LoadError(file, None, f"the document nests deeper than {MAX_DEPTH} levels")]
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         return [], [LoadError(file, error.lineno, f"invalid JSON: {error.msg}")]
+    except RecursionError:  # nested past what the decoder follows, far past MAX_DEPTH
+        return [], too_deep
+    if depth_of(value) > MAX_DEPTH:
+        return [], too_deep
     return _objects(value, file, 1)
 
 
-def _yaml(text: str, file: str) -> tuple[list[Document], list[LoadError]]:
+def _yaml(text: str, file: str, budget: AliasBudget) -> tuple[list[Document], list[LoadError]]:
     documents: list[Document] = []
     errors: list[LoadError] = []
     loader = _Loader(text)
@@ -70,8 +96,13 @@ def _yaml(text: str, file: str) -> tuple[list[Document], list[LoadError]]:
             node = loader.get_node()
             if node is None:
                 continue
+            line = node.start_mark.line + 1
+            try:
+                budget.charge(measure(node).added)
+            except TooLarge as error:
+                return [], [LoadError(file, line, str(error))]
             value = loader.construct_document(node)
-            found, problems = _objects(value, file, node.start_mark.line + 1)
+            found, problems = _objects(value, file, line)
             documents += found
             errors += problems
     except yaml.MarkedYAMLError as error:
@@ -81,6 +112,8 @@ def _yaml(text: str, file: str) -> tuple[list[Document], list[LoadError]]:
         return [], [LoadError(file, line, f"invalid YAML: {reason}")]
     except yaml.YAMLError as error:
         return [], [LoadError(file, None, f"invalid YAML: {error}")]
+    except RecursionError:  # only the pure-Python loader recurses as it composes
+        return [], [LoadError(file, None, f"the document nests deeper than {MAX_DEPTH} levels")]
     finally:
         loader.dispose()
     if errors:

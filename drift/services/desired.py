@@ -3,6 +3,11 @@
 Reading Git and parsing manifests happens once per (repository, revision, sub-path) and is
 cached in the process; namespace defaulting depends on the cluster (discovery says which
 kinds are namespaced), so that part runs per cluster.
+
+Git content is input an attacker may write, so what a source may make us hold is bounded
+(the GIT_MAX_* and YAML_MAX_ALIAS_BYTES settings): a file over a limit, a symlink, or a
+document whose aliases expand too far is not read, and is a problem with its file named,
+which makes the scan partial like a manifest that does not parse.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from django.conf import settings
 
 from drift import git, kustomize
 from drift.engine import manifests
+from drift.engine.bounds import AliasBudget, size_text
 from drift.engine.compare import prepare
 from drift.engine.manifests import Document, LoadError
 from drift.engine.normalize import DesiredObject, ObjectKey, SecretHasher, split_api_version
@@ -39,6 +45,7 @@ class Revision:
     documents: list[Document]
     errors: list[LoadError]
     files: int
+    bytes: int = 0  # of manifests read and kustomize output: what the cache weighs
 
 
 @dataclass
@@ -88,10 +95,15 @@ class _RevisionCache:
             return found
 
     def put(self, key: tuple[str, str, str], revision: Revision) -> None:
+        # Weighed too: sixteen sources at the size limit would hold sixteen times the
+        # memory a scan may take.
         with self._lock:
             self._items[key] = revision
             self._items.move_to_end(key)
-            while len(self._items) > self._size:
+            while len(self._items) > self._size or (
+                len(self._items) > 1
+                and sum(r.bytes for r in self._items.values()) > settings.GIT_MAX_SOURCE_BYTES
+            ):
                 self._items.popitem(last=False)
 
     def clear(self) -> None:
@@ -112,8 +124,7 @@ def read_revision(source: GitSource, fetch: bool = True) -> Revision:
     cached = revisions.get(cache_key)
     if cached is not None:
         return cached
-    files = repo.read(sha, source.path, suffixes=(*SUFFIXES, "Kustomization"))
-    revision = _parse(repo, sha, source.path, files)
+    revision = _parse(repo, sha, _read(repo, sha, source.path))
     if not any(error.file.endswith("(kustomize build)") for error in revision.errors):
         # A failed kustomize build may be passing (a remote base, a timeout); a parse
         # error depends only on the commit's content and stays true.
@@ -133,35 +144,76 @@ def read_at(source: GitSource, sha: str) -> Revision:
     except git.GitError:
         repo.fetch()
         resolved = repo.resolve(sha)
-    files = repo.read(resolved, source.path, suffixes=(*SUFFIXES, "Kustomization"))
-    revision = _parse(repo, resolved, source.path, files)
+    revision = _parse(repo, resolved, _read(repo, resolved, source.path))
     revisions.put(cache_key, revision)
     return revision
 
 
-def _parse(repo: git.Repository, sha: str, subpath: str, files: list[git.SourceFile]) -> Revision:
-    kustomized = _kustomization_dirs([f.path for f in files])
+def _limits() -> git.Limits:
+    return git.Limits(settings.GIT_MAX_FILE_BYTES, settings.GIT_MAX_SOURCE_BYTES)
+
+
+def _read(repo: git.Repository, sha: str, subpath: str) -> git.Contents:
+    return repo.read_bounded(sha, subpath, (*SUFFIXES, "Kustomization"), _limits())
+
+
+def _parse(repo: git.Repository, sha: str, contents: git.Contents) -> Revision:
+    # A kustomization too large to read still hands its directory to kustomize.
+    kustomized = _kustomization_dirs(
+        [*(f.path for f in contents.files), *(u.path for u in contents.unread)]
+    )
+    budget = AliasBudget(settings.YAML_MAX_ALIAS_BYTES, "YAML_MAX_ALIAS_BYTES")
     documents: list[Document] = []
-    errors: list[LoadError] = []
-    read = 0
-    for source_file in files:
+    errors = _unread_errors([u for u in contents.unread if not _under(u.path, kustomized)])
+    read, size = 0, contents.bytes
+    for source_file in contents.files:
         path = PurePosixPath(source_file.path)
-        if (
-            any(directory in path.parents for directory in kustomized)
-            or path.name == "Kustomization"
-            or not path.name.endswith(SUFFIXES)
-        ):
+        if _under(source_file.path, kustomized) or not path.name.endswith(SUFFIXES):
             continue
-        found, problems = manifests.parse(source_file.content, source_file.path)
+        found, problems = manifests.parse(source_file.content, source_file.path, budget)
         documents += found
         errors += problems
         read += 1
     for directory in sorted(kustomized):
-        found, problems = _kustomize(repo, sha, str(directory))
+        found, problems, built = _kustomize(repo, sha, str(directory), budget)
         documents += found
         errors += problems
-        read += 1
-    return Revision(sha, documents, errors, read)
+        read, size = read + 1, size + built
+    return Revision(sha, documents, errors, read, size)
+
+
+def _under(path: str, directories: set[PurePosixPath]) -> bool:
+    return any(directory in PurePosixPath(path).parents for directory in directories)
+
+
+def _unread_errors(unread: list[git.Unread]) -> list[LoadError]:
+    """What a bounded read left unread, as problems naming each file and the limit."""
+    errors = []
+    for item in unread:
+        if item.why == "symlink":
+            target = f" to {item.target[:200]!r}" if item.target else ""
+            message = f"a symlink{target}; symlinks are not followed, so it was not read"
+        elif item.why == "file_bytes":
+            message = (
+                f"{size_text(item.size)}, over the limit of "
+                f"{size_text(settings.GIT_MAX_FILE_BYTES)} per file (GIT_MAX_FILE_BYTES); "
+                "not read"
+            )
+        else:
+            continue
+        errors.append(LoadError(item.path, None, message))
+    beyond = [item for item in unread if item.why == "total_bytes"]
+    if beyond:
+        more = f" (nor {len(beyond) - 1} later file(s))" if len(beyond) > 1 else ""
+        errors.append(
+            LoadError(
+                beyond[0].path,
+                None,
+                f"not read{more}: the source's manifests pass the limit of "
+                f"{size_text(settings.GIT_MAX_SOURCE_BYTES)} per source (GIT_MAX_SOURCE_BYTES)",
+            )
+        )
+    return errors
 
 
 def _kustomization_dirs(paths: list[str]) -> set[PurePosixPath]:
@@ -171,25 +223,55 @@ def _kustomization_dirs(paths: list[str]) -> set[PurePosixPath]:
 
 
 def _kustomize(
-    repo: git.Repository, sha: str, directory: str
-) -> tuple[list[Document], list[LoadError]]:
+    repo: git.Repository, sha: str, directory: str, budget: AliasBudget
+) -> tuple[list[Document], list[LoadError], int]:
+    """The objects kustomize builds in directory, its problems, and the bytes it wrote."""
     label = f"{directory}/ (kustomize build)"
+
+    def failed(message: str) -> tuple[list[Document], list[LoadError], int]:
+        return [], [LoadError(label, None, message)], 0
+
     try:
         command = kustomize.find_command(
             settings.DRIFTCONTROL_KUSTOMIZE or None, extra_candidates=settings.KUSTOMIZE_CANDIDATES
         )
     except kustomize.KustomizeUnavailable as error:
-        return [], [
-            LoadError(label, None, f"a kustomization is here but it cannot be built: {error}")
-        ]
+        return failed(f"a kustomization is here but it cannot be built: {error}")
+    limit = settings.GIT_MAX_SOURCE_BYTES
     with tempfile.TemporaryDirectory(prefix="driftcontrol-kustomize-") as scratch:
         # kustomize may reference files anywhere in the repository (../base): export it all.
-        root = repo.export(sha, "", Path(scratch))
+        try:
+            root, left_out = repo.export_bounded(sha, "", Path(scratch), _limits())
+        except git.TooLarge as error:
+            return failed(
+                f"not built: the repository's files come to {size_text(error.size)}, over the "
+                f"limit of {size_text(limit)} per source (GIT_MAX_SOURCE_BYTES)"
+            )
         try:
             text = kustomize.build(root / directory, command, timeout=settings.GIT_TIMEOUT_SECONDS)
         except kustomize.KustomizeError as error:
-            return [], [LoadError(label, None, str(error))]
-    return manifests.parse(text, label)
+            return failed(f"{error}{_left_out(left_out)}")
+    if len(text) > limit:
+        return failed(
+            f"the build wrote {size_text(len(text))}, over the limit of {size_text(limit)} "
+            "per source (GIT_MAX_SOURCE_BYTES)"
+        )
+    documents, errors = manifests.parse(text, label, budget)
+    return documents, errors, len(text)
+
+
+def _left_out(left_out: list[git.Unread]) -> str:
+    """Files the export left out, which may be why a build failed."""
+    if not left_out:
+        return ""
+    shown = ", ".join(
+        f"{item.path} (a symlink out of the repository)"
+        if item.why == "symlink"
+        else f"{item.path} ({size_text(item.size)}, over GIT_MAX_FILE_BYTES)"
+        for item in left_out[:5]
+    )
+    more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+    return f" (left out of the build: {shown}{more})"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from drift.engine import excerpts
 from drift.engine.normalize import ObjectKey
 from drift.engine.severity import rank
 from drift.models import Cluster, DriftPolicy, Finding, FindingStatus, Scan, SnapshotReason
@@ -204,7 +205,8 @@ def _apply(
 ) -> None:
     finding.severity = observation.severity
     finding.severity_rank = rank(observation.severity)
-    finding.diff = observation.diff
+    # Past the limit, a cut view with the full size and digest (drift.engine.excerpts).
+    finding.diff = excerpts.bounded(observation.diff, settings.FINDING_MAX_DIFF_BYTES)
     finding.attribution = observation.attribution
     finding.api_version = observation.api_version
     finding.source = observation.source[:500]

@@ -93,11 +93,19 @@ def run(scan_id: int) -> Scan | None:
     try:
         _Scanner(scan).run()
     except (kube.KubeError, git.GitError) as error:
-        _fail(scan, str(error))
+        _fail(scan, _one_line(str(error)))
     except Exception as error:
+        # The traceback is for the log; people see what went wrong in one line.
         log.exception("scan %s failed", scan.pk)
-        _fail(scan, f"internal error: {type(error).__name__}: {error}")
+        said = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        _fail(scan, f"internal error: {_one_line(said, 300)}")
     return scan
+
+
+def _one_line(text: str, limit: int = 2000) -> str:
+    """A message as one line of at most limit characters (an error may quote many)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _fail(scan: Scan, reason: str) -> None:

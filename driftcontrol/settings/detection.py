@@ -24,6 +24,38 @@ DRIFTCONTROL_CACHE = Path(
 # The local API server's build brings a kubectl with `kubectl kustomize`.
 KUSTOMIZE_CANDIDATES = [DRIFTCONTROL_CACHE / "kubernetes-1.20.2" / "bin" / "kubectl"]
 
+# What Git content may make a scan hold (issue 12: a repository is input an attacker may
+# write). Parsing runs at about 2.5 MB/s into about 8 times its size in Python objects.
+# One Kubernetes object cannot pass etcd's 1.5 MiB, but one file may bundle many (a CRD
+# bundle such as prometheus-operator's is several MB): 8 MiB parses in ~3 s into ~70 MB.
+GIT_MAX_FILE_BYTES = env.integer(
+    "GIT_MAX_FILE_BYTES", 8 << 20, "largest manifest file a scan reads", minimum=1024
+)
+# All the manifests below one source's path (and the tree written out for kustomize):
+# 64 MiB is some 20,000 ordinary objects, and parses in ~30 s into ~550 MB. Larger needs
+# more memory per worker than the defaults give: raise it with the worker's memory.
+GIT_MAX_SOURCE_BYTES = env.integer(
+    "GIT_MAX_SOURCE_BYTES",
+    64 << 20,
+    "most manifest bytes one source may hold (and its kustomize export)",
+    minimum=1024,
+)
+# See drift.engine.bounds: what YAML aliases may add to a source's documents, expanded.
+YAML_MAX_ALIAS_BYTES = env.integer(
+    "YAML_MAX_ALIAS_BYTES",
+    4 << 20,
+    "how much YAML aliases may add to a source's documents once expanded",
+    minimum=0,
+)
+# A finding keeps its drift (values, patch) up to this size, and beyond it a truncated
+# view with the full size and digest: a finding page must stay quick to render.
+FINDING_MAX_DIFF_BYTES = env.integer(
+    "FINDING_MAX_DIFF_BYTES",
+    256 << 10,
+    "largest drift a finding stores in full; beyond it, a truncated view and a digest",
+    minimum=4096,
+)
+
 OUTBOX_RETENTION_DAYS = env.integer(
     "OUTBOX_RETENTION_DAYS",
     30,

@@ -4,8 +4,6 @@ through the Git door, and a Discovery built by hand in place of a cluster's."""
 from __future__ import annotations
 
 import base64
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,9 @@ from drift.kube import Discovery, Resource
 from drift.models import DriftPolicy, GitSource
 from drift.services import desired
 from drift.services.desired import Scope, for_cluster, read_revision
+from tests.gitwork import git
+
+pytestmark = pytest.mark.usefixtures("fresh_revisions")
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -70,17 +71,6 @@ CONFIG_MAP_JSON = """\
 """
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-        + ["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-
-
 def commit(repo: Path, files: dict[str, str], remove: tuple[str, ...] = ()) -> str:
     for name, content in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
@@ -90,21 +80,6 @@ def commit(repo: Path, files: dict[str, str], remove: tuple[str, ...] = ()) -> s
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "--allow-empty", "-m", "change")
     return git(repo, "rev-parse", "HEAD")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_revision_cache() -> Iterator[None]:
-    desired.revisions.clear()
-    yield
-    desired.revisions.clear()
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    path = tmp_path / "deploy"
-    path.mkdir()
-    git(path, "init", "--quiet")
-    return path
 
 
 def source_of(repo: Path, path: str = "k8s", ref: str = "main") -> GitSource:
