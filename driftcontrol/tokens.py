@@ -31,6 +31,7 @@ PREFIX = "dct_"
 SHOWN_PREFIX_LENGTH = 12
 DEFAULT_LIFETIME = timedelta(days=90)
 MAX_LIFETIME = timedelta(days=366)
+_NAME_LENGTH = ApiToken._meta.get_field("name").max_length or 100
 # Writing last_used_at on every call would turn each read into a write; a minute is
 # precise enough to tell a live token from a forgotten one.
 LAST_USED_PRECISION = timedelta(seconds=60)
@@ -124,6 +125,8 @@ def create(
         )
     if not name.strip():
         raise DomainError("name the token after what uses it (e.g. jira-sync)")
+    if len(name.strip()) > _NAME_LENGTH:
+        raise DomainError(f"a token's name has at most {_NAME_LENGTH} characters")
     if lifetime is not None and not timedelta(0) < lifetime <= MAX_LIFETIME:
         raise DomainError(f"a token may live at most {MAX_LIFETIME.days} days")
     raw = PREFIX + secrets.token_urlsafe(32)
@@ -131,7 +134,7 @@ def create(
     with transaction.atomic():
         token = ApiToken.objects.create(
             user=user,
-            name=name.strip()[:100],
+            name=name.strip(),
             scope=scope,
             prefix=raw[:SHOWN_PREFIX_LENGTH],
             digest=digest(raw),

@@ -13,6 +13,7 @@ from django.utils import timezone
 from drift.models import RemediationStrategy
 from drift.models.choices import AutoRemediation
 from drift.services.triage import MAX_SUPPRESSION
+from driftcontrol.api.bounds import MAX_ID, MAX_TEXT
 
 # More than a page of findings at once is not a selection a person made by hand.
 MAX_SELECTION = 500
@@ -35,6 +36,8 @@ class FindingIdsField(forms.Field):
             ids = sorted({int(v) for v in value})
         except (TypeError, ValueError):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if not all(1 <= i <= MAX_ID for i in ids):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         if len(ids) > MAX_SELECTION:
             raise forms.ValidationError(self.error_messages["too_many"], code="too_many")
         return ids
@@ -57,8 +60,8 @@ class FindingActionForm(forms.Form):
 
     finding = FindingIdsField(label="Findings")
     action = forms.ChoiceField(choices=ACTIONS)
-    comment = forms.CharField(required=False, max_length=2000, label="Comment")
-    reason = forms.CharField(required=False, max_length=2000, label="Reason")
+    comment = forms.CharField(required=False, max_length=MAX_TEXT, label="Comment")
+    reason = forms.CharField(required=False, max_length=MAX_TEXT, label="Reason")
     until = forms.DateField(
         required=False,
         label="Suppressed through",
@@ -67,7 +70,7 @@ class FindingActionForm(forms.Form):
     strategy = forms.ChoiceField(
         choices=RemediationStrategy.choices, initial=RemediationStrategy.SYNC, required=False
     )
-    request_reason = forms.CharField(required=False, max_length=2000, label="Reason")
+    request_reason = forms.CharField(required=False, max_length=MAX_TEXT, label="Reason")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

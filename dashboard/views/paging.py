@@ -9,6 +9,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from driftcontrol.api.bounds import MAX_ID
+
 CAP = 10_000
 
 
@@ -64,6 +66,9 @@ def paginate(queryset: QuerySet[Any], number: Any, per_page: int = 50) -> Page:
         wanted = max(1, int(number))
     except (TypeError, ValueError):
         wanted = 1
+    # Past the counted rows the number is not clamped to the last page: keep its OFFSET
+    # a bigint, or the database refuses the query.
+    wanted = min(wanted, MAX_ID // per_page)
     # COUNT over a LIMITed subquery: PostgreSQL stops after CAP + 1 rows.
     counted = queryset.order_by()[: CAP + 1].count()
     if counted <= CAP:

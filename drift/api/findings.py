@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from drift.filters import FindingFilter, default_findings
 from drift.models import Finding
 from drift.services import triage
+from driftcontrol.api.bounds import text_field
 from driftcontrol.api.pagination import KeysetPagination
 from driftcontrol.exceptions import InvalidTransition
 from driftcontrol.permissions import Action
@@ -79,6 +80,16 @@ class FindingSerializer(serializers.ModelSerializer[Finding]):
 
 class FindingDetailSerializer(FindingSerializer):
     last_scan = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    diff = serializers.JSONField(
+        read_only=True,
+        help_text=(
+            "paths, RFC 6902 patch, desired and live values. A drift larger than the "
+            "server's FINDING_MAX_DIFF_BYTES is stored cut: values end in '…' notes, the "
+            "patch is empty, and `truncated` gives the full size in `bytes`, its `sha256` "
+            "(of the drift as compact JSON with sorted keys) and the `limit`, and when "
+            "drifted fields were left out, how many were kept (`fieldsStored`) of `fields`"
+        ),
+    )
 
     class Meta(FindingSerializer.Meta):
         fields = [*FindingSerializer.Meta.fields, "last_scan", "diff", "attribution"]
@@ -86,11 +97,11 @@ class FindingDetailSerializer(FindingSerializer):
 
 
 class AcknowledgeSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = text_field(required=False, allow_blank=True, default="")
 
 
 class SuppressSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    reason = serializers.CharField(help_text="why this drift is accepted for now")
+    reason = text_field(help_text="why this drift is accepted for now")
     until = serializers.DateTimeField(required=False, help_text="when it opens again")
     days = serializers.IntegerField(
         required=False, min_value=1, max_value=triage.MAX_SUPPRESSION.days, help_text="or: for"
@@ -195,7 +206,7 @@ class FindingViewSet(
         return self._respond(finding.pk)
 
     @ticket.mapping.delete
-    @extend_schema(request=None, **_DETAIL)
+    @extend_schema(request=None, responses={200: FindingDetailSerializer}, tags=["findings"])
     def unlink_ticket(self, request: Request, pk: str) -> Response:
         """Remove the ticket link."""
         finding = self.get_object()

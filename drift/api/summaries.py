@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from drift.models import Cluster, DailyRollup, DriftPolicy, Lane, RollupScope
 from drift.services import analytics
+from driftcontrol.api.bounds import MAX_NAME, day_field
 from driftcontrol.api.pagination import PagePagination
 from driftcontrol.permissions import Action
 
@@ -28,7 +29,9 @@ MAX_DAYS = 366
 
 class ScopeQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     scope = serializers.ChoiceField(choices=RollupScope.choices, default=RollupScope.FLEET)
-    name = serializers.CharField(required=False, help_text="the cluster, lane or policy")
+    name = serializers.CharField(
+        required=False, max_length=MAX_NAME, help_text="the cluster, lane or policy"
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         scope = attrs["scope"]
@@ -113,14 +116,25 @@ class TrendQuerySerializer(serializers.Serializer):  # type: ignore[type-arg]
     scope = serializers.ChoiceField(choices=RollupScope.choices, default=RollupScope.FLEET)
     names = serializers.CharField(
         required=False,
+        max_length=100 * (MAX_NAME + 1),
         help_text="comma-separated names of members; all when omitted",
     )
-    since = serializers.DateField(required=False, help_text="default: 30 days ago")
-    until = serializers.DateField(required=False, help_text="default: today")
+    since = day_field(required=False, help_text="default: 30 days before until")
+    until = day_field(required=False, help_text="default: today")
+    days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_DAYS,
+        help_text="or: since this many days before until",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        attrs.setdefault("until", timezone.localdate())
-        attrs.setdefault("since", attrs["until"] - timedelta(days=30))
+        if "days" in attrs and "since" in attrs:
+            raise serializers.ValidationError({"days": ["give either since or days"]})
+        if "until" not in attrs:
+            attrs["until"] = timezone.localdate()
+        if "since" not in attrs:
+            attrs["since"] = attrs["until"] - timedelta(days=attrs.pop("days", 30))
         if attrs["since"] > attrs["until"]:
             raise serializers.ValidationError({"since": ["must not be after until"]})
         if (attrs["until"] - attrs["since"]).days > MAX_DAYS:

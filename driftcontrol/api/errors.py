@@ -4,7 +4,8 @@
 
 400s add ``errors``: one entry per bad field, e.g. {"field": "spec.interval", "detail": ...}.
 Domain refusals map here and nowhere else: NotAllowed 403, NotFound 404,
-InvalidTransition (and AlreadyDecided) 409, any other DomainError 400.
+InvalidTransition (and AlreadyDecided) 409, any other DomainError 400. A body larger
+than DATA_UPLOAD_MAX_MEMORY_SIZE is 413.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import logging
 import math
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -39,6 +42,7 @@ TITLES = {
     405: "Method not allowed",
     406: "Not acceptable",
     409: "Conflict",
+    413: "Request too large",
     415: "Unsupported media type",
     422: "Unprocessable request",
     429: "Too many requests",
@@ -54,6 +58,7 @@ TYPES = {
     405: "method-not-allowed",
     406: "not-acceptable",
     409: "conflict",
+    413: "request-too-large",
     415: "unsupported-media-type",
     422: "unprocessable",
     429: "throttled",
@@ -72,6 +77,20 @@ class Problem(exceptions.APIException):
         super().__init__(detail)
 
 
+def problem_body(status_code: int, detail: str, problem_type: str | None = None) -> dict[str, Any]:
+    """The error body, for endpoints outside DRF that answer in the API's shape."""
+    return {
+        "type": problem_type or TYPES.get(status_code, "error"),
+        "title": TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail,
+    }
+
+
+def too_large(limit: int) -> str:
+    return f"the request body is larger than {limit:,} bytes, the most this endpoint reads"
+
+
 def problem(
     status_code: int,
     detail: str,
@@ -80,12 +99,7 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    body: dict[str, Any] = {
-        "type": problem_type or TYPES.get(status_code, "error"),
-        "title": TITLES.get(status_code, "Error"),
-        "status": status_code,
-        "detail": detail,
-    }
+    body = problem_body(status_code, detail, problem_type)
     if errors is not None:
         body["errors"] = errors
     body.update(extra)
@@ -129,6 +143,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return problem(400, _summary(errors), "validation-error", errors)
     if isinstance(exc, DomainError):
         return _domain(exc)
+    if isinstance(exc, RequestDataTooBig):
+        return problem(413, too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE))
+    if isinstance(exc, SuspiciousOperation):  # too many fields, a malformed header...
+        return problem(400, "the request could not be read")
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "not found")
     elif isinstance(exc, DjangoPermissionDenied):
@@ -183,4 +201,11 @@ def _text(detail: Any) -> str:
     return str(detail)
 
 
-__all__ = ["Problem", "exception_handler", "field_errors", "problem"]
+__all__ = [
+    "Problem",
+    "exception_handler",
+    "field_errors",
+    "problem",
+    "problem_body",
+    "too_large",
+]

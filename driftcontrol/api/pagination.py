@@ -14,11 +14,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from django.db.models import F, QuerySet
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import F, Field, IntegerField, Model, QuerySet
 from django.db.models.fields.tuple_lookups import (  # type: ignore[import-untyped]
     Tuple,
     TupleGreaterThan,
@@ -30,13 +32,41 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from driftcontrol.api.bounds import MAX_ID
+
 MAX_PAGE_SIZE = 500
+# ASCII digits only, and few enough to be a number (int() refuses 4,300 digits or "²").
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")
+
+
+def _whole_number(raw: str, name: str, minimum: int, maximum: int) -> int:
+    if not _WHOLE_NUMBER.fullmatch(raw) or not minimum <= int(raw) <= maximum:
+        raise ValidationError({name: [f"a whole number from {minimum} to {maximum}"]})
+    return int(raw)
+
+
+def _page_size(request: Request, default: int) -> int:
+    raw = request.query_params.get("page_size")
+    return default if raw is None else _whole_number(raw, "page_size", 1, MAX_PAGE_SIZE)
 
 
 class PagePagination(PageNumberPagination):
+    """Page numbers; a page that is not a number is a 400, one past the end a 404."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = MAX_PAGE_SIZE
+
+    def get_page_size(self, request: Request) -> int:
+        return _page_size(request, self.page_size)
+
+    def paginate_queryset(
+        self, queryset: Any, request: Request, view: Any = None
+    ) -> list[Any] | None:
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and raw not in self.last_page_strings:
+            _whole_number(raw, self.page_query_param, 1, MAX_ID)
+        return super().paginate_queryset(queryset, request, view)
 
 
 class KeysetPagination(BasePagination):
@@ -51,9 +81,9 @@ class KeysetPagination(BasePagination):
         self, queryset: QuerySet[Any], request: Request, view: Any = None
     ) -> list[Any]:
         self.request = request
-        self.size = self._page_size(request)
+        self.size = _page_size(request, self.page_size)
         self.ordering, fields, descending = self._ordering(request, view)
-        cursor = self._cursor(request, fields)
+        cursor = self._cursor(request, queryset.model, fields)
         backwards = bool(cursor and cursor.get("b"))
         scan_descending = descending != backwards
         queryset = queryset.order_by(*(f"-{f}" if scan_descending else f for f in fields))
@@ -92,14 +122,6 @@ class KeysetPagination(BasePagination):
         url = self.request.build_absolute_uri()
         return replace_query_param(url, self.cursor_query_param, token.decode().rstrip("="))
 
-    def _page_size(self, request: Request) -> int:
-        raw = request.query_params.get("page_size")
-        if raw is None:
-            return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-            raise ValidationError({"page_size": [f"a whole number from 1 to {MAX_PAGE_SIZE}"]})
-        return int(raw)
-
     def _ordering(self, request: Request, view: Any) -> tuple[str, tuple[str, ...], bool]:
         orderings: dict[str, tuple[str, ...]] = view.keyset_orderings
         text = request.query_params.get(self.ordering_query_param) or view.keyset_default
@@ -111,13 +133,15 @@ class KeysetPagination(BasePagination):
             )
         return text, orderings[name], text.startswith("-")
 
-    def _cursor(self, request: Request, fields: tuple[str, ...]) -> dict[str, Any] | None:
+    def _cursor(
+        self, request: Request, model: type[Model], fields: tuple[str, ...]
+    ) -> dict[str, Any] | None:
         raw = request.query_params.get(self.cursor_query_param)
         if not raw:
             return None
         try:
             cursor = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+        except (ValueError, RecursionError, binascii.Error, UnicodeDecodeError):
             cursor = None
         if (
             not isinstance(cursor, dict)
@@ -125,9 +149,13 @@ class KeysetPagination(BasePagination):
             or not isinstance(cursor.get("v"), list)
             or len(cursor["v"]) != len(fields)
         ):
-            raise ValidationError(
-                {"cursor": ["this cursor is invalid here; follow the next and previous links"]}
-            )
+            raise _bad_cursor()
+        # The values go into SQL as the columns' types: a cursor made by hand must not
+        # turn into a database error (a date that is no date, an id beyond bigint).
+        cursor["v"] = [
+            _column_value(model._meta.get_field(name), value)
+            for name, value in zip(fields, cursor["v"], strict=True)
+        ]
         return cursor
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
@@ -168,6 +196,25 @@ class KeysetPagination(BasePagination):
             "required": ["next", "previous", "results"],
             "properties": {"next": link, "previous": link, "results": schema},
         }
+
+
+def _bad_cursor() -> ValidationError:
+    return ValidationError(
+        {"cursor": ["this cursor is invalid here; follow the next and previous links"]}
+    )
+
+
+def _column_value(field: Any, value: Any) -> Any:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise _bad_cursor()
+    if isinstance(field, IntegerField):
+        if not isinstance(value, int) or not -MAX_ID <= value <= MAX_ID:
+            raise _bad_cursor()
+        return value
+    try:
+        return field.to_python(value) if isinstance(field, Field) else value
+    except (DjangoValidationError, TypeError, ValueError, OverflowError):
+        raise _bad_cursor() from None
 
 
 def _values(row: Any, fields: tuple[str, ...]) -> list[Any]:

@@ -69,7 +69,8 @@ def _response(description: str) -> dict[str, Any]:
 
 def document_common_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """Every operation can answer 401, 403 and 429; with path parameters (or pages) 404;
-    writes and filtered lists 400; idempotent POSTs 409 and 422."""
+    writes and filtered lists 400; operations with a body 413; idempotent POSTs 409 and
+    422."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault("Problem", _problem_schema())
     for path, operations in result.get("paths", {}).items():
@@ -87,6 +88,8 @@ def document_common_errors(result: dict[str, Any], **kwargs: Any) -> dict[str, A
                 p.get("in") == "query" for p in parameters
             ):
                 wanted["400"] = "invalid input; `errors` names every bad field"
+            if "requestBody" in operation:
+                wanted["413"] = "the body is larger than the server reads (REQUEST_BODY_MAX_BYTES)"
             if method == "post":
                 wanted["502"] = "a cluster refused it; `cluster` holds its status and message"
                 wanted["503"] = "a cluster it needs could not be reached"

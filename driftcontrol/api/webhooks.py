@@ -13,6 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from driftcontrol import webhooks
+from driftcontrol.api.bounds import MAX_TEXT
+from driftcontrol.api.filters import IdFilter
 from driftcontrol.api.pagination import KeysetPagination
 from driftcontrol.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from driftcontrol.permissions import Action
@@ -46,7 +48,9 @@ class SubscriptionWriteSerializer(serializers.Serializer):  # type: ignore[type-
     name = serializers.CharField(max_length=100)
     url = serializers.URLField(max_length=500, help_text="http(s); public addresses only")
     event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=EVENT_CHOICES), min_length=1
+        child=serializers.ChoiceField(choices=EVENT_CHOICES),
+        min_length=1,
+        max_length=len(EVENT_CHOICES),
     )
     secret = serializers.CharField(
         write_only=True,
@@ -56,7 +60,9 @@ class SubscriptionWriteSerializer(serializers.Serializer):  # type: ignore[type-
         help_text="HMAC signing secret; generated (and returned once) when omitted",
     )
     active = serializers.BooleanField(default=True)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MAX_TEXT
+    )
 
     def validate_url(self, url: str) -> str:
         # Checked here too, so one answer names every bad field, the URL included.
@@ -108,7 +114,7 @@ class DeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
 
 
 class DeliveryFilter(django_filters.FilterSet):
-    subscription = django_filters.NumberFilter(field_name="subscription_id")
+    subscription = IdFilter(field_name="subscription_id")
     status = django_filters.MultipleChoiceFilter(choices=DeliveryStatus.choices)
     event_type = django_filters.CharFilter()
     event = django_filters.UUIDFilter(field_name="event_id")

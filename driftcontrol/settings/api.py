@@ -17,7 +17,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["driftcontrol.api.permissions.DomainPermission"],
     "DEFAULT_THROTTLE_CLASSES": ["driftcontrol.api.throttling.ClientRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["driftcontrol.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["driftcontrol.api.filters.FilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "driftcontrol.api.pagination.PagePagination",
     "DEFAULT_SCHEMA_CLASS": "driftcontrol.api.schema.AutoSchema",
@@ -29,6 +29,29 @@ if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(  # type: ignore[attr-defined]
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
+
+# --- Request bodies -----------------------------------------------------------------------
+
+# The largest body the API takes is a Cluster document with its kubeconfig inline (tens of
+# kilobytes with certificates; `drift apply` reads its files on the server and is not
+# bound by this). 1 MiB leaves ample room and bounds what one request makes the server
+# hold and parse. Django applies the same limit to the pages' forms; the API answers 413.
+REQUEST_BODY_MAX_BYTES = env.integer(
+    "REQUEST_BODY_MAX_BYTES",
+    1024 * 1024,
+    "largest request body the API and the pages read, in bytes",
+    minimum=1024,
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+# A push notification is read before it is authenticated, so it is bounded too. Pushes of
+# many files make large payloads (GitHub caps them at 25 MB); one refused for its size
+# only loses the shortcut: the source's regular poll still sees the commit.
+GIT_HOOK_BODY_MAX_BYTES = env.integer(
+    "GIT_HOOK_BODY_MAX_BYTES",
+    5 * 1024 * 1024,
+    "largest Git push notification /hooks/git/<source> reads, in bytes",
+    minimum=1024,
+)
 
 API_THROTTLE_RATES = {
     # Per token (or per signed-in user, or per address when anonymous).
@@ -67,7 +90,6 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "driftcontrol.api.schema.document_common_errors",

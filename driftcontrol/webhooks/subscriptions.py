@@ -41,14 +41,31 @@ class InvalidSubscription(DomainError):
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in field_errors.items()))
 
 
+# The columns' sizes, checked here so that every door (API, page, CLI) gets the same clear
+# refusal instead of a database error; a description is read like a comment.
+_NAME_LENGTH = WebhookSubscription._meta.get_field("name").max_length or 100
+_URL_LENGTH = WebhookSubscription._meta.get_field("url").max_length or 500
+_DESCRIPTION_LENGTH = 2000
+
+
 def _problems(
-    name: str | None, url: str | None, event_types: list[str] | None, secret: str | None
+    name: str | None,
+    url: str | None,
+    event_types: list[str] | None,
+    secret: str | None,
+    description: str | None = None,
 ) -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     if name is not None and not name.strip():
         problems["name"] = ["name the subscription (e.g. jira)"]
-    if url is not None and (why := url_problem(url)) is not None:
+    elif name is not None and len(name.strip()) > _NAME_LENGTH:
+        problems["name"] = [f"use at most {_NAME_LENGTH} characters"]
+    if url is not None and len(url) > _URL_LENGTH:
+        problems["url"] = [f"use at most {_URL_LENGTH} characters"]
+    elif url is not None and (why := url_problem(url)) is not None:
         problems["url"] = [why]
+    if description is not None and len(description) > _DESCRIPTION_LENGTH:
+        problems["description"] = [f"use at most {_DESCRIPTION_LENGTH} characters"]
     if event_types is not None:
         unknown = [t for t in event_types if t != ALL_EVENTS and t not in EVENT_TYPES]
         if not event_types:
@@ -80,7 +97,7 @@ def subscribe(
     from driftcontrol.crypto import seal
 
     may_manage(actor)
-    problems = _problems(name, url, event_types, secret)
+    problems = _problems(name, url, event_types, secret, description)
     if WebhookSubscription.objects.filter(name=name).exists():
         problems.setdefault("name", []).append(f"a subscription named {name!r} exists")
     if problems:
@@ -115,7 +132,11 @@ def update(actor: Any, subscription_id: int, **changes: Any) -> WebhookSubscript
     if unknown:
         raise DomainError(f"cannot change {', '.join(sorted(unknown))}")
     problems = _problems(
-        changes.get("name"), changes.get("url"), changes.get("event_types"), changes.get("secret")
+        changes.get("name"),
+        changes.get("url"),
+        changes.get("event_types"),
+        changes.get("secret"),
+        changes.get("description"),
     )
     with transaction.atomic():
         subscription = _locked(subscription_id)

@@ -8,6 +8,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from drift.models import RemediationStrategy
+from driftcontrol.api.bounds import id_field, text_field
 from remediation.models import Approval, RemediationRequest, RemediationStep
 
 
@@ -105,19 +106,17 @@ class RemediationDetailSerializer(RemediationSerializer):
 
 class RemediationCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     findings = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=id_field(),
         min_length=1,
         max_length=500,
         help_text="open findings of one cluster and one policy",
     )
     strategy = serializers.ChoiceField(choices=RemediationStrategy.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = text_field(required=False, allow_blank=True, default="")
     revision = serializers.CharField(
         required=False, max_length=64, help_text="rollback: apply the manifests of this commit"
     )
-    undo = serializers.IntegerField(
-        required=False, min_value=1, help_text="rollback: restore what this request changed"
-    )
+    undo = id_field(required=False, help_text="rollback: restore what this request changed")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         rollback_only = [k for k in ("revision", "undo") if k in attrs]
@@ -129,8 +128,8 @@ class RemediationCreateSerializer(serializers.Serializer):  # type: ignore[type-
 
 
 class DecisionSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = text_field(required=False, allow_blank=True, default="")
 
 
 class RejectionSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    comment = serializers.CharField(help_text="why: a rejection needs a comment")
+    comment = text_field(help_text="why: a rejection needs a comment")

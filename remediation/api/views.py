@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from drift.models import Finding, RemediationStrategy
+from driftcontrol.api.filters import IdFilter
 from driftcontrol.api.idempotency import idempotent
 from driftcontrol.api.pagination import KeysetPagination
 from driftcontrol.permissions import Action
@@ -46,7 +47,7 @@ class RemediationFilter(django_filters.FilterSet):
     policy = django_filters.CharFilter(field_name="policy__name")
     strategy = django_filters.ChoiceFilter(choices=RemediationStrategy.choices)
     requested_by = django_filters.CharFilter(field_name="requested_by__username")
-    finding = django_filters.NumberFilter(field_name="findings__id", distinct=True)
+    finding = IdFilter(field_name="findings__id", distinct=True)
 
     class Meta:
         model = RemediationRequest
@@ -157,7 +158,7 @@ class RemediationViewSet(
 
 
 class ApprovalFilter(django_filters.FilterSet):
-    request = django_filters.NumberFilter(field_name="request_id")
+    request = IdFilter(field_name="request_id")
     approver = django_filters.CharFilter(field_name="approver__username")
     decision = django_filters.ChoiceFilter(choices=Decision.choices)
 

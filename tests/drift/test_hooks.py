@@ -20,6 +20,13 @@ from tests.factories import ClusterFactory, DriftPolicyFactory, GitSourceFactory
 pytestmark = pytest.mark.django_db
 
 SECRET = "s3cret"
+# Every refusal of the sender, whatever the reason: the hook does not reveal source names.
+REFUSED = {
+    "type": "permission-denied",
+    "title": "Not allowed",
+    "status": 403,
+    "detail": "unknown source or bad signature",
+}
 BODY = json.dumps({"ref": "refs/heads/main", "after": "0" * 40}).encode()
 
 
@@ -162,7 +169,7 @@ def test_a_source_nothing_uses_is_refreshed_without_scans(
         "nothing",
     ],
 )
-def test_a_push_without_the_right_token_or_signature_is_refused_with_a_reason(
+def test_a_push_without_the_right_token_or_signature_is_refused(
     client: Client,
     source: GitSource,
     pairs: dict[str, Any],
@@ -172,31 +179,34 @@ def test_a_push_without_the_right_token_or_signature_is_refused_with_a_reason(
     response = push(client, **headers)
 
     assert response.status_code == 403
-    assert response.json() == {
-        "type": "forbidden",
-        "title": "Forbidden",
-        "detail": "the push notification's token or signature does not match",
-    }
+    assert response.json() == REFUSED
     assert not Scan.objects.exists()
     source.refresh_from_db()
     assert source.refresh_requested_at is None
 
 
-def test_a_source_without_a_hook_secret_refuses_every_push(client: Client, sent: list[int]) -> None:
+def test_a_source_without_a_hook_secret_refuses_every_push(
+    client: Client, sent: list[int], caplog: pytest.LogCaptureFixture
+) -> None:
     open_source = GitSourceFactory(name="open")
     DriftPolicyFactory(source=open_source, cluster_names=[ClusterFactory().name])
 
     response = push(client, "open", **{"X-DriftControl-Token": ""})
 
     assert response.status_code == 403
-    assert response.json()["detail"] == ("Git source open has no hook secret; set spec.hookSecret")
+    assert response.json() == REFUSED
     assert not Scan.objects.exists()
+    assert "Git source open refused: it has no hook secret" in caplog.text  # for its admin
 
 
-def test_an_unknown_source_is_not_found(client: Client, source: GitSource) -> None:
-    response = push(client, "nowhere", **{"X-DriftControl-Token": SECRET})
+def test_an_unknown_source_gets_the_answer_a_wrong_secret_gets(
+    client: Client, source: GitSource
+) -> None:
+    unknown = push(client, "nowhere", **{"X-DriftControl-Token": SECRET})
+    protected = push(client, "deploy", **{"X-DriftControl-Token": "guess"})
 
-    assert response.status_code == 404
+    assert (unknown.status_code, unknown.json()) == (403, REFUSED)
+    assert (protected.status_code, protected.json()) == (403, REFUSED)
 
 
 def test_the_hook_only_answers_post(client: Client, source: GitSource) -> None:
@@ -209,15 +219,22 @@ def test_the_hook_only_answers_post(client: Client, source: GitSource) -> None:
 # --- the service -------------------------------------------------------------------------
 
 
-def test_verify_accepts_the_token_or_a_signature_and_refuses_the_rest(source: GitSource) -> None:
-    hooks.verify(source, BODY, SECRET, None)
-    hooks.verify(source, BODY, None, signature(BODY))
-    hooks.verify(source, BODY, "wrong", signature(BODY))  # the signature still vouches
+def test_authenticate_accepts_the_token_or_a_signature_and_refuses_the_rest(
+    source: GitSource,
+) -> None:
+    assert hooks.authenticate("deploy", BODY, SECRET, None) == source
+    assert hooks.authenticate("deploy", BODY, None, signature(BODY)) == source
+    # The signature still vouches when the token is wrong.
+    assert hooks.authenticate("deploy", BODY, "wrong", signature(BODY)) == source
 
-    with pytest.raises(NotAllowed, match="does not match"):
-        hooks.verify(source, BODY, "wrong", None)
-    with pytest.raises(NotAllowed, match="does not match"):
-        hooks.verify(source, BODY, None, None)
+    for name, token, signed in [
+        ("deploy", "wrong", None),
+        ("deploy", None, None),
+        ("deploy", "\u00e9t\u00e9", "sha256=\u00e9t\u00e9"),  # not ASCII: no TypeError
+        ("nowhere", SECRET, signature(BODY)),
+    ]:
+        with pytest.raises(NotAllowed, match="^unknown source or bad signature$"):
+            hooks.authenticate(name, BODY, token, signed)
 
 
 def test_received_skips_disabled_clusters_and_policies(

@@ -135,3 +135,26 @@ def test_a_refused_subscription_says_why_and_keeps_nothing(client, admin_user):
     assert page.status_code == 400
     assert b"url:" in page.content
     assert not WebhookSubscription.objects.exists()
+
+
+def test_a_token_name_too_long_is_refused_not_cut(client, viewer):
+    client.force_login(viewer)
+
+    page = client.post(reverse("tokens"), {"name": "x" * 300, "scope": "read", "lifetime": "30"})
+
+    assert page.status_code == 400
+    assert b"at most 100 characters" in page.content
+    assert not ApiToken.objects.exists()
+
+
+@pytest.mark.parametrize(("field", "value"), [("name", "x" * 101), ("description", "x" * 2001)])
+def test_webhook_text_too_long_is_refused_on_the_page(client, admin_user, settings, field, value):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    client.force_login(admin_user)
+    given = {"name": "tickets", "url": "http://127.0.0.1:9/hook", "event_types": ["*"]}
+
+    page = client.post(reverse("webhooks"), {**given, field: value})
+
+    assert page.status_code == 400
+    assert b"use at most" in page.content
+    assert not WebhookSubscription.objects.exists()

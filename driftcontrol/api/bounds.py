@@ -1,0 +1,47 @@
+"""Bounds on what a client may send: ids and numbers the database can hold, text of a
+length a person reads. The API's serializers and filters and the pages' forms share them,
+so the browser and the API refuse the same input."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from rest_framework import serializers
+
+# PostgreSQL's bigint, the type of every primary key: a larger id names no row. Checked
+# before any query, because SQLite (the embedded mode) raises OverflowError on such a
+# number instead of finding nothing, and PostgreSQL compares it as a slow numeric.
+MAX_ID = 2**63 - 1
+
+# Comments and reasons are read by people on a page and in the audit trail: 2,000
+# characters is a long paragraph, and what the dashboard's forms already allowed.
+MAX_TEXT = 2000
+
+# Names of clusters, lanes and policies are DNS labels; a query naming one needs no more.
+MAX_NAME = 253
+
+# Dates a client may ask about: rollups exist only since the product ran, and staying a
+# year inside the calendar's ends leaves room for "since minus a year" arithmetic.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9998, 12, 31)
+
+
+def id_field(**kwargs: Any) -> serializers.IntegerField:
+    """An object's id in a request body: a whole number from 1 to MAX_ID."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def text_field(**kwargs: Any) -> serializers.CharField:
+    """A comment or a reason: at most MAX_TEXT characters."""
+    return serializers.CharField(max_length=MAX_TEXT, **kwargs)
+
+
+def day_field(**kwargs: Any) -> serializers.DateField:
+    """A calendar day from FIRST_DAY to LAST_DAY."""
+    return serializers.DateField(validators=[_within_calendar], **kwargs)
+
+
+def _within_calendar(day: date) -> None:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise serializers.ValidationError(f"give a day from {FIRST_DAY} to {LAST_DAY}")
