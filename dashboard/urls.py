@@ -16,10 +16,17 @@ from dashboard.views import (
     trends,
     webhooks,
 )
+from driftcontrol.login import LoginForm
 
 urlpatterns = [
     path("", overview.overview, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=LoginForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Detection
     path("findings/", findings.finding_list, name="findings"),

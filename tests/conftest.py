@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import pytest
 from django.db import connection
 
@@ -20,6 +23,15 @@ def _suite_runs_on_postgresql(django_db_setup: None, django_db_blocker: object) 
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings: object) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _own_rate_counters(settings: Any) -> None:
+    # Sign-in, token and API rate counters live in the shared (Redis) cache, keyed by
+    # address and name, and 127.0.0.1 and the factories' names repeat in every test and
+    # every run: each test counts under a prefix of its own.
+    api_cache = dict(settings.CACHES["api"], KEY_PREFIX=f"test-{uuid.uuid4().hex}")
+    settings.CACHES = {**settings.CACHES, "api": api_cache}
 
 
 @pytest.fixture

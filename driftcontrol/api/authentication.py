@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.request import Request
 
-from driftcontrol import tokens
+from driftcontrol import lockout, tokens
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -18,6 +18,18 @@ class BearerTokenAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword:
             return None  # not ours: the session (or nothing) decides
+        # An address sending bad tokens waits before any token of it is even looked up.
+        address, limit = lockout.client_address(request), lockout.bad_tokens()
+        wait = limit.locked_for(address)
+        if wait:
+            raise Throttled(wait, "Too many bad tokens from this address.")
+        try:
+            return self._authenticate(parts)
+        except AuthenticationFailed:
+            limit.failed(address)
+            raise
+
+    def _authenticate(self, parts: list[bytes]) -> tuple[Any, Any]:
         if len(parts) != 2:
             raise AuthenticationFailed("send `Authorization: Bearer <token>`, the token alone")
         try:

@@ -1,5 +1,6 @@
 """Rate limits per token (so one runaway integration cannot starve the others), per user
-for browser sessions, and per address for anonymous calls.
+for browser sessions, and per address for anonymous calls (the address as the trusted
+proxies saw it: DRF's own get_ident believes whatever X-Forwarded-For a client sends).
 
 Counters live in the shared "api" cache (Redis in production) so every web process
 counts together. When that cache is down the API stays up, unthrottled: refusing every
@@ -16,6 +17,7 @@ from django.core.cache import caches
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from driftcontrol.lockout import client_address
 from driftcontrol.models import ApiToken
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,7 @@ class ClientRateThrottle(SimpleRateThrottle):
         elif request.user and request.user.is_authenticated:
             self.scope, self.ident = "client", f"user:{request.user.pk}"
         else:
-            self.scope, self.ident = "anonymous", f"ip:{self.get_ident(request)}"
+            self.scope, self.ident = "anonymous", f"ip:{client_address(request)}"
         self.rate = settings.API_THROTTLE_RATES[self.scope]
         self.num_requests, self.duration = self.parse_rate(self.rate)
         try:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from driftcontrol.api.audit import AuditEventViewSet
 from driftcontrol.api.me import MeView
 from driftcontrol.api.tokens import TokenViewSet
-from driftcontrol.api.views import RedocView, not_found
+from driftcontrol.api.views import not_found
 from driftcontrol.api.webhooks import DeliveryViewSet, SubscriptionViewSet
 from driftcontrol.extensions import app_modules
 
@@ -41,8 +41,15 @@ app_name = "api"
 urlpatterns = [
     path("v1/", include(v1)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", RedocView.as_view(url_name="api:schema"), name="redoc"),
+    # Swagger UI with its start-up script as a file of its own (docs/?script): the
+    # Content-Security-Policy allows no inline script.
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api:schema", template_name="api/swagger_ui.html"
+        ),
+        name="docs",
+    ),
     # Anything else under /api/ answers in the API's error format, not with an HTML page.
     re_path(r"^.*$", not_found, name="not-found"),
 ]

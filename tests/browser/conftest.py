@@ -3,7 +3,9 @@ against pytest-django's live server. Each person gets their own browser context,
 logins (an operator and an approver) can work side by side.
 
 Every page a Visitor opens is watched for console errors and uncaught exceptions; tests
-end with `assert_no_console_errors()`.
+end with `assert_no_console_errors()`. Every page is also watched for what the
+Content-Security-Policy refused: any refusal fails the test, whatever the test asserts
+(a test that expects one takes it with `take_csp_violations()`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,15 @@ SCREENSHOTS = Path(
     os.environ.get("SCREENSHOTS_DIR") or Path(tempfile.gettempdir()) / "driftcontrol-screenshots"
 )
 VIEWPORT = {"width": 1440, "height": 900}
+# Runs in every page before its own scripts: each refusal is reported to the test.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(`${event.violatedDirective} refused ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile || document.URL}:${event.lineNumber}:${event.columnNumber}`);
+});
+"""
+# What the policy refused during the current test, from every Visitor's pages.
+CSP_VIOLATIONS: list[str] = []
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +67,17 @@ def _orm_next_to_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
 def _fresh_cache() -> None:
     # The overview keeps MTTD and MTTR for a few minutes; each test computes its own.
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violations() -> Iterator[None]:
+    """Fail any browser test whose pages broke the Content-Security-Policy."""
+    CSP_VIOLATIONS.clear()
+    yield
+    if CSP_VIOLATIONS:
+        found = "\n".join(CSP_VIOLATIONS)
+        CSP_VIOLATIONS.clear()
+        pytest.fail(f"the Content-Security-Policy refused:\n{found}", pytrace=False)
 
 
 @pytest.fixture
@@ -81,10 +103,12 @@ def chromium() -> Iterator[Any]:
 class Visitor:
     """One person in their own browser context, signed in with their own session."""
 
-    def __init__(self, browser: Any, base_url: str, user: Any) -> None:
+    def __init__(self, browser: Any, base_url: str, user: Any = None) -> None:
         self.user = user
         self.context = browser.new_context(viewport=VIEWPORT, base_url=base_url)
         self.context.set_default_timeout(15_000)
+        self.context.expose_binding("reportCspViolation", self._csp_violation)
+        self.context.add_init_script(CSP_LISTENER)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", self._console)
@@ -93,6 +117,19 @@ class Visitor:
     def _console(self, message: Any) -> None:
         if message.type == "error":
             self.errors.append(f"{self.page.url}: {message.text}")
+            # Chromium reports some refusals (images a script adds) only here.
+            if "Content Security Policy" in message.text:
+                CSP_VIOLATIONS.append(f"{self.page.url}: {message.text}")
+
+    def _csp_violation(self, source: Any, text: str) -> None:
+        CSP_VIOLATIONS.append(f"{source['frame'].url}: {text}")
+
+    def take_csp_violations(self) -> list[str]:
+        """The refusals so far, which the test then answers for instead of the fixture."""
+        self.page.evaluate("0")  # a round trip: reports already sent have arrived
+        taken = list(CSP_VIOLATIONS)
+        CSP_VIOLATIONS.clear()
+        return taken
 
     def sign_in(self) -> Visitor:
         self.page.goto("/login/")
