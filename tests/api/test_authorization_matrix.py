@@ -99,7 +99,8 @@ def api_routes() -> set[tuple[str, str]]:
                 callback = pattern.callback
                 actions = getattr(callback, "actions", None)
                 if actions:
-                    methods = {m.upper() for m in actions}
+                    # DRF adds `head` to a viewset's shared actions on its first GET.
+                    methods = {m.upper() for m in actions if m != "head"}
                 else:
                     view = callback.view_class  # type: ignore[attr-defined]
                     methods = {
