@@ -71,6 +71,11 @@ class Finding(models.Model):
         max_length=200, blank=True, help_text="the external ticket tracking this finding"
     )
     ticket_url = models.URLField(max_length=500, blank=True)
+    # The episode this one repeats (same fingerprint, resolved before this opened): a
+    # ticketing integration reopens that ticket instead of filing a new one.
+    recurrence_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="recurrences"
+    )
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -139,6 +144,8 @@ class Finding(models.Model):
                 name="finding_open_occurrences",
                 condition=~models.Q(status=FindingStatus.RESOLVED),
             ),
+            # Not unique: a recurrence carries its predecessor's ticket, and each episode
+            # keeps the ticket it had, so one ticket lists the whole history of a drift.
             models.Index(
                 fields=["ticket_id"], name="finding_ticket", condition=~models.Q(ticket_id="")
             ),

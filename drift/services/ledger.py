@@ -2,7 +2,8 @@
 
 Findings are upserted by fingerprint (cluster, group/kind, namespace, name, type). A finding
 that comes back after being resolved opens a new row (one row per drift episode, so MTTD
-and MTTR stay exact) whose `occurrences` counts the episodes. A finding is resolved only
+and MTTR stay exact) whose `occurrences` counts the episodes, `recurrence_of` names the
+previous episode, and whose ticket link is carried over from it. A finding is resolved only
 where the caller had complete evidence about its object (`known`): a kind that could not
 be read, or a manifest that did not parse, never resolves anything.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -127,16 +128,13 @@ def _record(
         f.fingerprint: f
         for f in locked.open().filter(cluster=cluster, fingerprint__in=list(by_fingerprint))
     }
-    episodes = dict(
-        Finding.objects.filter(fingerprint__in=[fp for fp in by_fingerprint if fp not in existing])
-        .values_list("fingerprint")
-        .annotate(n=Count("id"))
-    )
+    earlier = _earlier_episodes([fp for fp in by_fingerprint if fp not in existing])
     fresh: list[Finding] = []
     for fp, observation in by_fingerprint.items():
         finding = existing.get(fp)
         if finding is None:
-            fresh.append(_new(observation, policy, cluster, scan, fp, now, episodes.get(fp, 0) + 1))
+            count, previous = earlier.get(fp, (0, None))
+            fresh.append(_new(observation, policy, cluster, scan, fp, now, count + 1, previous))
             continue
         if finding.severity != observation.severity:
             outcome.severity_changed.append((finding, finding.severity))
@@ -171,6 +169,29 @@ def _record(
     return outcome
 
 
+def _earlier_episodes(fingerprints: list[str]) -> dict[str, tuple[int, Finding]]:
+    """Per fingerprint about to open: how many episodes it had, and the latest of them.
+
+    Two queries for the whole batch, both on the (fingerprint, -last_seen) index, and only
+    for findings that open: the steady state (every drift still open) skips them.
+    """
+    if not fingerprints:
+        return {}
+    # Episodes of one fingerprint never overlap, so the highest id is the latest one.
+    counted = (
+        Finding.objects.filter(fingerprint__in=fingerprints)
+        .values_list("fingerprint")
+        .annotate(n=Count("id"), latest=Max("id"))
+    )
+    counts = {fp: (n, latest) for fp, n, latest in counted}
+    if not counts:
+        return {}
+    latest = Finding.objects.only("pk", "fingerprint", "ticket_id", "ticket_url").in_bulk(
+        [latest for _, latest in counts.values()]
+    )
+    return {fp: (n, latest[pk]) for fp, (n, pk) in counts.items() if pk in latest}
+
+
 def _new(
     observation: Observation,
     policy: DriftPolicy,
@@ -179,6 +200,7 @@ def _new(
     fp: str,
     now: datetime,
     occurrences: int,
+    previous: Finding | None = None,
 ) -> Finding:
     key = observation.key
     finding = Finding(
@@ -192,6 +214,11 @@ def _new(
         first_seen=now,
         occurrences=occurrences,
     )
+    if previous is not None:
+        # The drift came back: link the earlier episode and keep its ticket, so the
+        # ticketing system reopens that ticket rather than filing a new one.
+        finding.recurrence_of = previous
+        finding.ticket_id, finding.ticket_url = previous.ticket_id, previous.ticket_url
     _apply(finding, observation, policy, scan, now)
     return finding
 
@@ -242,18 +269,21 @@ def _announce(
             )
         )
     if outcome.opened or outcome.resolved or outcome.severity_changed:
-        audit.record(
-            actor,
-            "findings.recorded",
-            scan if scan is not None else cluster,
-            {
-                "policy": policy.name,
-                "cluster": cluster.name,
-                "opened": [f.pk for f in outcome.opened],
-                "resolved": [f.pk for f in outcome.resolved],
-                "severityChanged": [f.pk for f, _ in outcome.severity_changed],
-            },
-        )
+        data: dict[str, Any] = {
+            "policy": policy.name,
+            "cluster": cluster.name,
+            "opened": [f.pk for f in outcome.opened],
+            "resolved": [f.pk for f in outcome.resolved],
+            "severityChanged": [f.pk for f, _ in outcome.severity_changed],
+        }
+        recurrences = [
+            {"finding": f.pk, "recurrenceOf": f.recurrence_of_id, "ticketId": f.ticket_id}
+            for f in outcome.opened
+            if f.recurrence_of_id is not None
+        ]
+        if recurrences:
+            data["recurrences"] = recurrences
+        audit.record(actor, "findings.recorded", scan if scan is not None else cluster, data)
 
 
 def event_payload(finding: Finding) -> dict[str, Any]:
@@ -275,6 +305,10 @@ def event_payload(finding: Finding) -> dict[str, Any]:
             "lastSeen": finding.last_seen,
             "resolvedAt": finding.resolved_at,
             "occurrences": finding.occurrences,
+            # The earlier episode of this drift (its id), and the ticket carried over.
+            "recurrenceOf": finding.recurrence_of_id,
+            "ticketId": finding.ticket_id,
+            "ticketUrl": finding.ticket_url,
         },
         "links": {
             "ui": f"{base}/findings/{finding.pk}/",

@@ -123,6 +123,9 @@ def test_it_opens_a_finding_for_an_object_seen_drifting(
         "lastSeen": None,
         "resolvedAt": None,
         "occurrences": 1,
+        "recurrenceOf": None,
+        "ticketId": "",
+        "ticketUrl": "",
     }
     assert payload["links"] == {
         "ui": f"https://drift.example.com/findings/{finding.pk}/",
