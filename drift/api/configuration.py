@@ -1,6 +1,9 @@
 """/api/v1/lanes/, clusters/, sources/, policies/: read for viewers; create (POST),
 replace (PUT) and merge (PATCH) for admins, as documents (see documents.py).
 
+Every object answer carries an ETag; PUT must send it back in If-Match, PATCH may (see
+driftcontrol/api/preconditions.py): a write based on a stale read is refused with 412.
+
 Credentials and hook secrets are write-only: responses say whether one is stored
 (``has_credentials``, ``has_hook_secret``), never what it is; ``document`` is the object
 as `drift export` writes it, ready to edit and PUT back.
@@ -11,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
@@ -22,7 +26,9 @@ from rest_framework.response import Response
 from drift.api import documents
 from drift.declarative import export
 from drift.models import Cluster, DriftPolicy, GitSource, Lane
+from driftcontrol.api import preconditions
 from driftcontrol.api.filters import FilterBackend
+from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.permissions import Action
 
 
@@ -160,20 +166,45 @@ _WRITES = {
 }
 
 
+_PUT = (
+    "Replace the object with a whole document (`metadata` and `spec`; the `document` of a "
+    "GET, edited). What the document leaves out is reset, as with `drift apply`, so the "
+    "`If-Match` header is required: the `ETag` of the version read."
+)
+_PATCH = (
+    "Change only the `spec` keys (and `metadata.labels`) given; the rest is kept. With "
+    "`If-Match`, only if the object is still that version."
+)
+
+
 def _documented(tag: str, serializer: type[serializers.Serializer]) -> Any:  # type: ignore[type-arg]
     write = {"request": DocumentRequestSerializer, "tags": [tag]}
     return extend_schema_view(
         list=extend_schema(tags=[tag]),
-        retrieve=extend_schema(tags=[tag]),
-        create=extend_schema(**write, responses={201: serializer}),
-        update=extend_schema(**write, responses=serializer),
-        partial_update=extend_schema(**write, responses=serializer),
+        retrieve=extend_schema(tags=[tag], parameters=[preconditions.etag_header(200)]),
+        create=extend_schema(
+            **write, parameters=[preconditions.etag_header(201)], responses={201: serializer}
+        ),
+        update=extend_schema(
+            **write,
+            description=_PUT,
+            parameters=[preconditions.if_match(required=True), preconditions.etag_header(200)],
+            responses={
+                200: serializer,
+                412: preconditions.STALE,
+                428: preconditions.MISSING,
+            },
+        ),
+        partial_update=extend_schema(
+            **write,
+            description=_PATCH,
+            parameters=[preconditions.if_match(required=False), preconditions.etag_header(200)],
+            responses={200: serializer, 412: preconditions.STALE},
+        ),
     )
 
 
-class DocumentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]
-):
+class DocumentViewSet(CheckedQueryMixin, mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
     kind: str
     exporter: Callable[[Any], dict[str, Any]]
     lookup_field = "name"
@@ -183,23 +214,44 @@ class DocumentViewSet(
     ordering_fields = ["name", "created_at", "updated_at"]
     ordering = ["name"]
 
+    def retrieve(self, request: Request, name: str) -> Response:
+        return self._answer(self.get_object())
+
     def create(self, request: Request) -> Response:
         document = documents.document_from(request.data, self.kind)
         model: type[Model] = self.get_queryset().model
         obj = documents.create(model, document, request.user)
-        return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
+        return self._answer(obj, status.HTTP_201_CREATED)
 
     def update(self, request: Request, name: str) -> Response:
-        obj = self.get_object()
-        document = documents.document_from(request.data, self.kind, obj.name)
-        return Response(self.get_serializer(documents.replace(obj, document, request.user)).data)
+        with transaction.atomic():
+            obj = self._locked()
+            preconditions.check(request, self._version(obj), required=True)
+            body = documents.complete(request.data)
+            document = documents.document_from(body, self.kind, obj.name)
+            return self._answer(documents.replace(obj, document, request.user))
 
     def partial_update(self, request: Request, name: str) -> Response:
+        with transaction.atomic():
+            obj = self._locked()
+            preconditions.check(request, self._version(obj), required=False)
+            body = documents.merged(type(self).exporter(obj), request.data)
+            document = documents.document_from(body, self.kind, obj.name)
+            return self._answer(documents.replace(obj, document, request.user))
+
+    def _locked(self) -> Any:
+        """The object (404 and permissions as usual), read again with its row locked until
+        the write commits: the If-Match check must see the version the write replaces, and
+        a concurrent writer must wait for it, then see the new version and get 412."""
         obj = self.get_object()
-        document = documents.document_from(
-            documents.merged(type(self).exporter(obj), request.data), self.kind, obj.name
-        )
-        return Response(self.get_serializer(documents.replace(obj, document, request.user)).data)
+        return self.get_queryset().select_for_update(of=("self",)).get(pk=obj.pk)
+
+    def _version(self, obj: Any) -> str:
+        return documents.version(type(self).exporter(obj), obj)
+
+    def _answer(self, obj: Any, status_code: int = status.HTTP_200_OK) -> Response:
+        data = self.get_serializer(obj).data
+        return Response(data, status=status_code, headers={"ETag": self._version(obj)})
 
 
 @_documented("configuration", LaneSerializer)

@@ -2,6 +2,9 @@
 driftcontrol.io/v1alpha1 document (``metadata`` and ``spec``; ``apiVersion`` and
 ``kind`` may be left out), validated and written by `declarative.apply`, so the API
 accepts and refuses exactly what the command line does, with the same field paths.
+
+PUT replaces, so it takes only a whole document (``metadata`` and ``spec``): an empty
+body must not read as "no labels, no lanes, defaults everywhere". PATCH merges.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from django.db.models import Model
 from rest_framework.exceptions import ValidationError
 
 from drift import declarative
+from driftcontrol.api import preconditions
 from driftcontrol.api.errors import Problem
 from driftcontrol.exceptions import Invalid
 
@@ -47,6 +51,32 @@ def document_from(data: Any, kind: str, name: str | None = None) -> dict[str, An
                 "spec.kubeconfig", "give the kubeconfig's content (YAML), not a file path"
             )
     return document
+
+
+def complete(data: Any) -> Any:
+    """PUT: refuse a body that is not a whole document, naming each missing part."""
+    if not isinstance(data, dict):
+        raise _refuse("non_field_errors", "send a JSON object with metadata and spec")
+    missing = {
+        part: [f"is required: PUT replaces the whole object; PATCH changes {what}"]
+        for part, what in (("metadata", "labels alone"), ("spec", "spec fields alone"))
+        if part not in data
+    }
+    if missing:
+        raise ValidationError(missing)
+    return data
+
+
+# Stored sealed and never exported, yet part of the version: changing only a kubeconfig
+# must invalidate the tags of those who read the cluster before. The ciphertext is only
+# ever hashed, and is re-sealed only when the secret changes (applying compares unsealed).
+_SECRETS = {"Cluster": ("credentials",), "GitSource": ("hook_secret",)}
+
+
+def version(document: dict[str, Any], obj: Model) -> str:
+    """The object's ETag: a digest of its exported document and its sealed secrets."""
+    secrets = [getattr(obj, field) for field in _SECRETS.get(document["kind"], ())]
+    return preconditions.etag(document, secrets)
 
 
 def merged(current: dict[str, Any], data: Any) -> dict[str, Any]:

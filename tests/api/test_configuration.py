@@ -137,10 +137,13 @@ def test_a_hook_secret_is_write_only_and_kept_by_updates_that_omit_it(client_for
         format="json",
     )
 
+    read = client.get("/api/v1/sources/shop/")
+
     replaced = client.put(
         "/api/v1/sources/shop/",
-        {"spec": {"url": "/srv/git/shop", "ref": "release"}},
+        {"metadata": {}, "spec": {"url": "/srv/git/shop", "ref": "release"}},
         format="json",
+        HTTP_IF_MATCH=read["ETag"],
     )
 
     assert replaced.status_code == 200
@@ -151,9 +154,14 @@ def test_a_hook_secret_is_write_only_and_kept_by_updates_that_omit_it(client_for
 
 def test_a_rename_through_put_is_refused(client_for, admin_user):
     LaneFactory(name="fast")
+    client = client_for(admin_user)
+    read = client.get("/api/v1/lanes/fast/")
 
-    response = client_for(admin_user).put(
-        "/api/v1/lanes/fast/", {"metadata": {"name": "slow"}, "spec": {}}, format="json"
+    response = client.put(
+        "/api/v1/lanes/fast/",
+        {"metadata": {"name": "slow"}, "spec": {}},
+        format="json",
+        HTTP_IF_MATCH=read["ETag"],
     )
 
     assert response.status_code == 400
