@@ -19,7 +19,9 @@ from drift.filters import FindingFilter, default_findings
 from drift.models import Finding
 from drift.services import triage
 from driftcontrol.api.bounds import text_field
+from driftcontrol.api.errors import documented
 from driftcontrol.api.pagination import KeysetPagination
+from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.exceptions import InvalidTransition
 from driftcontrol.permissions import Action
 
@@ -33,6 +35,11 @@ class FindingSerializer(serializers.ModelSerializer[Finding]):
         source="acknowledged_by.username", default=None, allow_null=True, read_only=True
     )
     ticket_url = serializers.CharField(read_only=True, help_text="empty when none is linked")
+    recurrence_of = serializers.PrimaryKeyRelatedField(
+        read_only=True,
+        allow_null=True,
+        help_text="the earlier episode of this drift (a finding id), whose ticket it carries",
+    )
     paths = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
@@ -59,6 +66,7 @@ class FindingSerializer(serializers.ModelSerializer[Finding]):
             "resolved_at",
             "drift_started_at",
             "occurrences",
+            "recurrence_of",
             "ticket_id",
             "ticket_url",
             "acknowledged_by",
@@ -127,18 +135,30 @@ def _triaged(outcome: triage.Outcome, finding_id: int) -> Finding:
 
 
 _DETAIL = {"responses": FindingDetailSerializer, "tags": ["findings"]}
+# The triage actions refuse a finding not in a state they apply to (acknowledging a
+# resolved one, reopening an open one) with 409.
+_TRIAGE = {
+    "responses": {
+        200: FindingDetailSerializer,
+        409: documented("the finding is not in a state this applies to", "invalid-transition"),
+    },
+    "tags": ["findings"],
+}
 
 
 @extend_schema_view(
     list=extend_schema(tags=["findings"]),
     retrieve=extend_schema(**_DETAIL),
-    acknowledge=extend_schema(request=AcknowledgeSerializer, **_DETAIL),
-    suppress=extend_schema(request=SuppressSerializer, **_DETAIL),
-    reopen=extend_schema(request=None, **_DETAIL),
+    acknowledge=extend_schema(request=AcknowledgeSerializer, **_TRIAGE),
+    suppress=extend_schema(request=SuppressSerializer, **_TRIAGE),
+    reopen=extend_schema(request=None, **_TRIAGE),
     ticket=extend_schema(request=TicketSerializer, **_DETAIL),
 )
 class FindingViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Finding]
+    CheckedQueryMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Finding],
 ):
     queryset = Finding.objects.select_related("cluster", "policy", "acknowledged_by")
     serializer_class = FindingSerializer
@@ -159,8 +179,10 @@ class FindingViewSet(
 
     def filter_defaults(self, params: Any) -> Any:
         # The list opens on the working set, as the dashboard's does; one finding is
-        # found whatever its status.
-        return default_findings(params) if self.action == "list" else params
+        # found whatever its status, and so is a ticket's every episode (newest first).
+        if self.action != "list" or params.get("ticket"):
+            return params
+        return default_findings(params)
 
     def get_serializer_class(self) -> Any:
         return FindingSerializer if self.action == "list" else FindingDetailSerializer

@@ -15,6 +15,7 @@ from drift.models import Cluster, DriftPolicy, Scan, ScanTrigger
 from drift.services import clusters, scanning
 from driftcontrol.api.idempotency import idempotent
 from driftcontrol.api.pagination import KeysetPagination
+from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.permissions import Action
 
 
@@ -84,7 +85,12 @@ class ScanRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
         },
     ),
 )
-class ScanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Scan]):
+class ScanViewSet(
+    CheckedQueryMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Scan],
+):
     queryset = Scan.objects.select_related("policy", "cluster", "requested_by")
     serializer_class = ScanSerializer
     filterset_class = ScanFilter

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 from drift.models import Cluster, DailyRollup, DriftPolicy, Lane, RollupScope
 from drift.services import analytics
 from driftcontrol.api.bounds import MAX_NAME, day_field
-from driftcontrol.api.pagination import PagePagination
+from driftcontrol.api.pagination import MAX_PAGE_SIZE, PagePagination
+from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.permissions import Action
 
 MODELS: dict[str, Any] = {
@@ -87,7 +88,7 @@ class SummarySerializer(serializers.Serializer):  # type: ignore[type-arg]
     mttr = TimingSerializer(help_text="from detection to resolution")
 
 
-class SummaryView(APIView):
+class SummaryView(CheckedQueryMixin, APIView):
     permission_actions = {"get": Action.VIEW}
 
     @extend_schema(
@@ -184,14 +185,24 @@ class TrendPageSerializer(serializers.Serializer):  # type: ignore[type-arg]
     results = RollupSerializer(many=True)
 
 
-class TrendView(APIView):
+class TrendView(CheckedQueryMixin, APIView):
     """Daily rollups of one scope type, by member and day (oldest first)."""
 
     permission_actions = {"get": Action.VIEW}
     pagination_class = PagePagination
 
     @extend_schema(
-        parameters=[TrendQuerySerializer],
+        parameters=[
+            TrendQuerySerializer,
+            OpenApiParameter(
+                "page", {"type": "integer", "minimum": 1}, description="page number, from 1"
+            ),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                description=f"rows per page, 1 to {MAX_PAGE_SIZE} (default 50)",
+            ),
+        ],
         responses=TrendPageSerializer,
         tags=["trends"],
     )

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
 from driftcontrol.api.pagination import KeysetPagination
+from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.models import AuditEvent
 from driftcontrol.permissions import Action
 
@@ -47,7 +48,10 @@ class AuditEventFilter(django_filters.FilterSet):
 
 @extend_schema_view(list=extend_schema(tags=["audit"]), retrieve=extend_schema(tags=["audit"]))
 class AuditEventViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[AuditEvent]
+    CheckedQueryMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[AuditEvent],
 ):
     queryset = AuditEvent.objects.all()
     serializer_class = AuditEventSerializer

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 
@@ -42,9 +43,11 @@ TITLES = {
     405: "Method not allowed",
     406: "Not acceptable",
     409: "Conflict",
+    412: "Precondition failed",
     413: "Request too large",
     415: "Unsupported media type",
     422: "Unprocessable request",
+    428: "Precondition required",
     429: "Too many requests",
     500: "Server error",
     502: "Refused by the cluster",
@@ -58,9 +61,11 @@ TYPES = {
     405: "method-not-allowed",
     406: "not-acceptable",
     409: "conflict",
+    412: "precondition-failed",
     413: "request-too-large",
     415: "unsupported-media-type",
     422: "unprocessable",
+    428: "precondition-required",
     429: "throttled",
     500: "server-error",
     502: "cluster-refused",
@@ -85,6 +90,19 @@ def problem_body(status_code: int, detail: str, problem_type: str | None = None)
         "status": status_code,
         "detail": detail,
     }
+
+
+def documented(description: str, *problem_types: str) -> OpenApiResponse:
+    """An error answer for ``extend_schema(responses=...)``: the Problem body, its ``type``
+    one of ``problem_types`` (so a client can tell a stale state from a busy key)."""
+    schema = {
+        "allOf": [
+            {"$ref": "#/components/schemas/Problem"},
+            {"type": "object", "properties": {"type": {"type": "string", "enum": problem_types}}},
+        ]
+    }
+    kinds = ", ".join(f"`{t}`" for t in problem_types)
+    return OpenApiResponse(schema, description=f"{description} (type {kinds})")
 
 
 def too_large(limit: int) -> str:
@@ -203,6 +221,7 @@ def _text(detail: Any) -> str:
 
 __all__ = [
     "Problem",
+    "documented",
     "exception_handler",
     "field_errors",
     "problem",

@@ -1,7 +1,13 @@
 """django-filter for the API, with the list's defaults applied as the dashboard applies
 them (findings open on the working set unless a status is asked for), and query values
 checked more strictly than django-filter checks them: a value the filter cannot use is
-a 400 naming the parameter, never a silently unfiltered list or a database error."""
+a 400 naming the parameter, never a silently unfiltered list or a database error.
+
+A query parameter the operation does not take is a 400 too (`?updated_since=` on a
+server without it must not answer "everything"). What an operation takes is read from
+what documents it, so the schema and the server cannot disagree: its FilterSet, its
+filter backends and paginator (lists only), the parameters of its `extend_schema`, a
+view's own ``query_parameters``, and ``format``."""
 
 from __future__ import annotations
 
@@ -12,7 +18,9 @@ from django import forms
 from django.core.validators import MaxValueValidator
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.plumbing import get_class
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
@@ -48,6 +56,8 @@ class FilterBackend(DjangoFilterBackend):
         return kwargs
 
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
+        # Views without CheckedQueryMixin (any that filter) are checked here.
+        check_query_parameters(request, view)
         filterset = self.get_filterset(request, queryset, view)
         if filterset is None:
             return queryset
@@ -77,3 +87,86 @@ def unusable_values(filterset: django_filters.FilterSet) -> dict[str, list[str]]
         if number and not -MAX_ID <= value <= MAX_ID:
             problems[name] = [f"must be from {-MAX_ID} to {MAX_ID}"]
     return problems
+
+
+# DRF's content negotiation reads ?format= on every operation.
+ALWAYS_ACCEPTED = frozenset({"format"})
+
+
+def check_query_parameters(request: Request, view: Any) -> None:
+    """A 400 naming every query parameter the operation does not take."""
+    accepted = accepted_query_parameters(view)
+    unknown = [name for name in request.query_params if name not in accepted]
+    if unknown:
+        listed = ", ".join(sorted(accepted))
+        raise ValidationError(
+            {name: [f"unknown query parameter; this operation takes: {listed}"] for name in unknown}
+        )
+
+
+_ACCEPTED: dict[tuple[type, str], frozenset[str]] = {}
+
+
+def accepted_query_parameters(view: Any) -> frozenset[str]:
+    """The query parameters the view's current operation takes (see the module's text)."""
+    handler = getattr(view, "action", None) or view.request.method.lower()
+    key = (type(view), handler)
+    if key not in _ACCEPTED:
+        names = set(ALWAYS_ACCEPTED) | set(getattr(view, "query_parameters", ()))
+        names |= declared_parameters(view, handler)
+        if _lists(view, handler):
+            names |= _list_parameters(view)
+        _ACCEPTED[key] = frozenset(names)
+    return _ACCEPTED[key]
+
+
+def _lists(view: Any, handler: str) -> bool:
+    if hasattr(view, "action"):  # a viewset: its list operation
+        return handler == "list"
+    return handler == "get" and getattr(view, "pagination_class", None) is not None
+
+
+def _list_parameters(view: Any) -> set[str]:
+    names: set[str] = set()
+    for backend_class in getattr(view, "filter_backends", ()):
+        backend = backend_class()
+        if isinstance(backend, DjangoFilterBackend):
+            names |= filterset_parameters(getattr(view, "filterset_class", None))
+        else:  # OrderingFilter, SearchFilter: the parameter they document
+            names |= {p["name"] for p in backend.get_schema_operation_parameters(view)}
+    pagination = getattr(view, "pagination_class", None)
+    if pagination is not None:
+        names |= {p["name"] for p in pagination().get_schema_operation_parameters(view)}
+    return names
+
+
+def filterset_parameters(filterset_class: Any) -> set[str]:
+    """A FilterSet's parameter names; a range filter's are suffixed (since_after...)."""
+    if filterset_class is None:
+        return set()
+    names: set[str] = set()
+    for name, spec in filterset_class.base_filters.items():
+        widget = spec.extra.get("widget") or spec.field_class.widget
+        suffixes = getattr(widget, "suffixes", None)
+        names |= {f"{name}_{s}" if s else name for s in suffixes} if suffixes else {name}
+    return names
+
+
+def declared_parameters(view: Any, handler: str) -> set[str]:
+    """The query parameters of the handler's ``extend_schema(parameters=...)``."""
+    method = getattr(view, handler, None)
+    schema_class = getattr(method, "kwargs", {}).get("schema")
+    if schema_class is None:
+        return set()
+    schema = get_class(schema_class)()
+    schema.view = view
+    names: set[str] = set()
+    for parameter in schema.get_override_parameters():
+        if isinstance(parameter, OpenApiParameter):
+            if parameter.location == OpenApiParameter.QUERY:
+                names.add(parameter.name)
+            continue
+        serializer = parameter() if isinstance(parameter, type) else parameter
+        if isinstance(serializer, serializers.Serializer):
+            names |= {n for n, f in serializer.fields.items() if not f.read_only}
+    return names

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from driftcontrol.api.permissions import may
+from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.models import ApiToken
 from driftcontrol.permissions import Action, role_of
 
@@ -29,7 +30,7 @@ class MeSerializer(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-class MeView(APIView):
+class MeView(CheckedQueryMixin, APIView):
     permission_actions = {"get": Action.VIEW}
 
     @extend_schema(responses=MeSerializer, tags=["auth"])

@@ -229,4 +229,4 @@ def _values(row: Any, fields: tuple[str, ...]) -> list[Any]:
     return values
 
 
-__all__ = ["KeysetPagination", "PagePagination"]
+__all__ = ["MAX_PAGE_SIZE", "KeysetPagination", "PagePagination"]

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from driftcontrol import tokens
+from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.models import ApiToken, TokenScope
 from driftcontrol.permissions import Action
 
@@ -67,7 +68,10 @@ class TokenCreatedSerializer(TokenSerializer):
     retrieve=extend_schema(tags=["tokens"]),
 )
 class TokenViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ApiToken]
+    CheckedQueryMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[ApiToken],
 ):
     serializer_class = TokenSerializer
     permission_actions = {

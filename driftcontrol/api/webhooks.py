@@ -16,6 +16,7 @@ from driftcontrol import webhooks
 from driftcontrol.api.bounds import MAX_TEXT
 from driftcontrol.api.filters import IdFilter
 from driftcontrol.api.pagination import KeysetPagination
+from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.models import DeliveryStatus, WebhookDelivery, WebhookSubscription
 from driftcontrol.permissions import Action
 
@@ -140,7 +141,7 @@ class DeliveryFilter(django_filters.FilterSet):
     ),
     destroy=extend_schema(tags=["webhooks"], responses={204: OpenApiResponse(description="gone")}),
 )
-class SubscriptionViewSet(viewsets.ModelViewSet[WebhookSubscription]):
+class SubscriptionViewSet(CheckedQueryMixin, viewsets.ModelViewSet[WebhookSubscription]):
     queryset = WebhookSubscription.objects.select_related("created_by").order_by("name")
     serializer_class = SubscriptionSerializer
     permission_actions = {
@@ -180,6 +181,7 @@ class SubscriptionViewSet(viewsets.ModelViewSet[WebhookSubscription]):
     redeliver=extend_schema(tags=["webhooks"], request=None, responses={202: DeliverySerializer}),
 )
 class DeliveryViewSet(
+    CheckedQueryMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet[WebhookDelivery],

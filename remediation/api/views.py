@@ -19,9 +19,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from drift.models import Finding, RemediationStrategy
+from driftcontrol.api.errors import documented
 from driftcontrol.api.filters import IdFilter
 from driftcontrol.api.idempotency import idempotent
 from driftcontrol.api.pagination import KeysetPagination
+from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.permissions import Action
 from remediation import services
 from remediation.api.serializers import (
@@ -55,6 +57,19 @@ class RemediationFilter(django_filters.FilterSet):
 
 
 _DETAIL = {"responses": RemediationDetailSerializer, "tags": ["remediations"]}
+_DECISION = {
+    "responses": {
+        200: RemediationDetailSerializer,
+        409: documented(
+            "already decided by this user, no longer in a state this applies to, "
+            "or a request with this Idempotency-Key is still in progress",
+            "already-decided",
+            "invalid-transition",
+            "idempotency-key-in-use",
+        ),
+    },
+    "tags": ["remediations"],
+}
 
 
 @extend_schema_view(
@@ -65,12 +80,15 @@ _DETAIL = {"responses": RemediationDetailSerializer, "tags": ["remediations"]}
         responses={201: RemediationDetailSerializer},
         tags=["remediations"],
     ),
-    approve=extend_schema(request=DecisionSerializer, **_DETAIL),
-    reject=extend_schema(request=RejectionSerializer, **_DETAIL),
-    cancel=extend_schema(request=DecisionSerializer, **_DETAIL),
+    approve=extend_schema(request=DecisionSerializer, **_DECISION),
+    reject=extend_schema(request=RejectionSerializer, **_DECISION),
+    cancel=extend_schema(request=DecisionSerializer, **_DECISION),
 )
 class RemediationViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[RemediationRequest]
+    CheckedQueryMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[RemediationRequest],
 ):
     serializer_class = RemediationSerializer
     filterset_class = RemediationFilter
@@ -171,7 +189,10 @@ class ApprovalFilter(django_filters.FilterSet):
     list=extend_schema(tags=["remediations"]), retrieve=extend_schema(tags=["remediations"])
 )
 class ApprovalViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Approval]
+    CheckedQueryMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Approval],
 ):
     """Every decision recorded on a request (one per approver and plan)."""
 
