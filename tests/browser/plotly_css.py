@@ -11,14 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from driftcontrol.staticfinders import VENDORED
-
 HEADER = """\
 /* Plotly's own rules, which it would otherwise insert as an inline <style> that the
    Content-Security-Policy refuses. Generated from the vendored plotly.js by
    `python -m tests.browser.plotly_css`; do not edit by hand. */
 """
 STYLE_ID = "plotly.js-style-global"
+PLOTLY = Path(__file__).resolve().parents[2] / "static/vendor/plotly/plotly-basic.min.js"
 
 
 def rules_from_plotly(browser: Any) -> list[str]:
@@ -26,7 +25,7 @@ def rules_from_plotly(browser: Any) -> list[str]:
     page = browser.new_page()
     try:
         page.set_content("<!doctype html><html><head></head><body></body></html>")
-        page.add_script_tag(path=str(VENDORED["vendor/plotly/plotly.min.js"]))
+        page.add_script_tag(path=str(PLOTLY))
         return page.evaluate(
             "id => [...document.getElementById(id).sheet.cssRules].map(r => r.cssText)", STYLE_ID
         )
