@@ -129,3 +129,36 @@ def test_the_scan_form_offers_every_targeted_pair(client: Any, operator: Any, sh
 
     assert '<option value="shop/east">shop/east</option>' in text
     assert '<option value="shop/west">shop/west</option>' in text
+
+
+def test_a_failed_scan_never_says_no_drift(client: Any, viewer: Any, east: Any, shop: Any) -> None:
+    failed = ScanFactory(
+        policy=shop, cluster=east, status="failed", error="east: connection refused"
+    )
+    client.force_login(viewer)
+
+    page = client.get(reverse("scan", args=[failed.pk])).content.decode()
+
+    assert "No drift" not in page
+    assert "Nothing was compared: this scan failed" in page
+    assert "east: connection refused" in page
+
+
+def test_a_partial_scan_says_what_it_did_not_compare(
+    client: Any, viewer: Any, east: Any, shop: Any
+) -> None:
+    partial = ScanFactory(
+        policy=shop,
+        cluster=east,
+        status="succeeded",
+        partial=True,
+        partial_reason="1 kind could not be listed",
+        problems=["apps/v1 Deployment: forbidden"],
+    )
+    client.force_login(viewer)
+
+    page = client.get(reverse("scan", args=[partial.pk])).content.decode()
+
+    assert "No drift: what this scan compared matches Git" not in page
+    assert "objects it could not read (above) were not compared" in page
+    assert "apps/v1 Deployment: forbidden" in page
