@@ -15,7 +15,7 @@ from dashboard.views import present, tallies
 from dashboard.views.base import dashboard
 from dashboard.views.scans import scan_pairs
 from drift.models import Cluster, DailyRollup, Lane, RollupScope, Scan
-from drift.services import analytics
+from drift.services import analytics, health
 from remediation.models import ObjectPin
 
 TREND_DAYS = 30
@@ -30,16 +30,6 @@ def with_latest_score(rows: QuerySet[Any], scope: str) -> QuerySet[Any]:
     )
 
 
-def reachability(cluster: Cluster) -> dict[str, str]:
-    if not cluster.enabled:
-        return {"state": "disabled", "css": "muted", "detail": "not scanned while disabled"}
-    if cluster.last_error:
-        return {"state": "unreachable", "css": "down", "detail": cluster.last_error}
-    if cluster.last_contact_at:
-        return {"state": "reachable", "css": "ok", "detail": cluster.server_version}
-    return {"state": "not contacted yet", "css": "muted", "detail": ""}
-
-
 @dashboard
 def cluster_list(request: HttpRequest) -> HttpResponse:
     latest_scan = Scan.objects.filter(cluster=OuterRef("pk")).order_by("-created_at")
@@ -52,11 +42,12 @@ def cluster_list(request: HttpRequest) -> HttpResponse:
         [c.last_scan_id for c in rows if c.last_scan_id]
     )
     drift = tallies.OpenDrift.now().by_cluster
+    healths = health.fleet()
     context = {
         "rows": [
             {
                 "cluster": c,
-                "reach": reachability(c),
+                "reach": healths.get(c.name) or health.of(c),
                 "last_scan": scans.get(c.last_scan_id),
                 "open": present.severity_list(drift.get(c.pk, {})),
                 "open_total": tallies.total(drift.get(c.pk, {})),
@@ -79,7 +70,7 @@ def cluster_detail(request: HttpRequest, name: str) -> HttpResponse:
     pairs = {key: policy for key, (policy, target) in scan_pairs().items() if target == cluster}
     context = {
         "cluster": cluster,
-        "reach": reachability(cluster),
+        "reach": health.of(cluster),
         "score": live,
         "open": present.severity_list(live.by_severity),
         "pairs": sorted(pairs.items()),

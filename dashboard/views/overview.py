@@ -15,7 +15,7 @@ from dashboard import charts
 from dashboard.views import present, tallies
 from dashboard.views.base import dashboard
 from drift.models import Cluster, Lane, RollupScope, Scan
-from drift.services import analytics
+from drift.services import analytics, health
 from remediation.models import RemediationRequest, RequestStatus
 
 TREND_DAYS = 30
@@ -73,7 +73,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     running = list(
         Scan.objects.running().select_related("policy", "cluster").order_by("created_at")[:10]
     )
+    healths = [h for h in health.fleet(now).values() if h.pairs or h.state == "unreachable"]
     context = {
+        "attention": [h for h in healths if h.needs_attention],
+        "score_as_of": health.oldest_known(healths),
+        "score_stale": any(h.stale for h in healths),
         "score": fleet,
         "score_worst": fleet.costs,
         "open_total": tallies.total(by_severity),

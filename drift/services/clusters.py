@@ -58,10 +58,15 @@ def record_contact(cluster: Cluster, version: str = "", error: str = "") -> None
 def targets(policy: DriftPolicy) -> QuerySet[Cluster]:
     """Enabled clusters the policy targets: by name, or by label selector."""
     clusters = Cluster.objects.filter(enabled=True)
-    chosen = {
-        c.pk
-        for c in clusters
-        if c.name in policy.cluster_names
-        or (policy.cluster_selector and selector_matches(policy.cluster_selector, c.labels))
-    }
+    chosen = {c.pk for c in clusters if is_target(policy, c)}
     return clusters.filter(pk__in=chosen).order_by("name")
+
+
+def is_target(policy: DriftPolicy, cluster: Cluster) -> bool:
+    """Whether the policy targets this (enabled) cluster: by name, or by label selector."""
+    return cluster.enabled and (
+        cluster.name in policy.cluster_names
+        or bool(
+            policy.cluster_selector and selector_matches(policy.cluster_selector, cluster.labels)
+        )
+    )
