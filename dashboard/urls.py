@@ -5,6 +5,7 @@ from django.urls import path
 
 from dashboard.views import (
     clusters,
+    exports,
     finding,
     findings,
     overview,
@@ -30,6 +31,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Detection
     path("findings/", findings.finding_list, name="findings"),
+    path("findings/export.csv", exports.findings_csv, name="findings-csv"),
     path("findings/actions", findings.finding_actions, name="finding-actions"),
     path("findings/<int:pk>/", finding.finding_detail, name="finding"),
     path("findings/<int:pk>/ticket", finding.link_ticket, name="finding-ticket"),
@@ -44,6 +46,7 @@ urlpatterns = [
     path("scans/<int:pk>/", scans.scan_detail, name="scan"),
     path("scans/<int:pk>/progress", scans.scan_progress, name="scan-progress"),
     path("trends/", trends.trends, name="trends"),
+    path("trends/export.csv", exports.trends_csv, name="trends-csv"),
     # Remediation
     path("approvals/", remediations.approval_queue, name="approvals"),
     path("remediations/", remediations.request_list, name="remediations"),
