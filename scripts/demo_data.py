@@ -7,16 +7,13 @@ everything it does goes through the product's own services, as a user would.
 
 from __future__ import annotations
 
-import random
 import shutil
 import subprocess
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils import timezone
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,51 +243,9 @@ def remediations() -> None:
 
 def history(days: int = 30) -> int:
     """Thirty days of daily rollups, marked as generated for the demo (never measured)."""
-    from drift.models import Cluster, DailyRollup, DriftPolicy, Lane, RollupScope
+    import demo_history  # scripts/demo_history.py, next to this file
 
-    rng = random.Random(20261130)
-    today = timezone.localdate()
-    scopes = [(RollupScope.FLEET, 0, "fleet")]
-    scopes += [(RollupScope.CLUSTER, c.pk, c.name) for c in Cluster.objects.all()]
-    scopes += [(RollupScope.LANE, lane.pk, lane.name) for lane in Lane.objects.all()]
-    scopes += [(RollupScope.POLICY, p.pk, p.name) for p in DriftPolicy.objects.all()]
-    rows = []
-    for scope, scope_id, name in scopes:
-        size = 2.0 if scope == RollupScope.FLEET else 1.0
-        open_now = {"critical": 1, "high": 4, "medium": 6, "low": 3, "info": 0}
-        for back in range(days, 0, -1):
-            opened = rng.randint(0, int(5 * size))
-            resolved = rng.randint(0, int(5 * size))
-            for level in ("critical", "high", "medium", "low"):
-                open_now[level] = max(0, open_now[level] + rng.choice((-1, 0, 0, 1)))
-            penalty = sum(n * w for n, w in zip(open_now.values(), (10, 5, 2, 1, 0), strict=True))
-            objects = int(49 * size)
-            rows.append(
-                DailyRollup(
-                    day=today - timedelta(days=back),
-                    scope=scope,
-                    scope_id=scope_id,
-                    scope_name=name,
-                    opened=opened,
-                    resolved=resolved,
-                    open_critical=open_now["critical"],
-                    open_high=open_now["high"],
-                    open_medium=open_now["medium"],
-                    open_low=open_now["low"],
-                    open_info=0,
-                    objects_in_scope=objects,
-                    score=round(max(0.0, 100 * (1 - penalty / (10 * objects))), 1),
-                    mttd_median=rng.uniform(2, 40),
-                    mttd_p90=rng.uniform(40, 180),
-                    mttr_median=rng.uniform(600, 7200),
-                    mttr_p90=rng.uniform(7200, 36000),
-                    generated=True,
-                )
-            )
-    with transaction.atomic():
-        DailyRollup.objects.filter(generated=True).delete()
-        DailyRollup.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
+    return demo_history.generate(days)
 
 
 def demo_repositories() -> Path:
