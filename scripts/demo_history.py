@@ -50,13 +50,13 @@ def _walks(
 
 def _summed(members: list[dict[str, Any]]) -> dict[str, Any]:
     """A scope's day from its clusters' days: counts add up, timings take the median."""
-    from drift.services.analytics.scores import WEIGHTS, score_of
+    from drift.services.analytics.scores import penalty_of, score_of
 
     counts = [f"open_{level}" for level in LEVELS] + ["opened", "resolved", "objects_in_scope"]
     row: dict[str, Any] = {key: sum(m[key] for m in members) for key in counts}
     for key in ("mttd_median", "mttd_p90", "mttr_median", "mttr_p90"):
         row[key] = statistics.median(m[key] for m in members) if members else None
-    penalty = sum(WEIGHTS[level] * row[f"open_{level}"] for level in LEVELS)
+    penalty = penalty_of({level: row[f"open_{level}"] for level in LEVELS})
     row["score"] = score_of(penalty, row["objects_in_scope"])
     return row
 

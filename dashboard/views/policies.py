@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404, render
 from dashboard.forms.drift import PreviewForm
 from dashboard.views import present, tallies
 from dashboard.views.base import dashboard
-from dashboard.views.clusters import with_latest_score
 from dashboard.views.scans import scan_pairs
 from drift.declarative import export
 from drift.models import DriftPolicy, PolicyMode, RollupScope, Scan
@@ -25,21 +24,20 @@ PREVIEW_SHOWN = 100
 def policy_list(request: HttpRequest) -> HttpResponse:
     latest_scan = Scan.objects.filter(policy=OuterRef("pk")).order_by("-created_at")
     policies = list(
-        with_latest_score(DriftPolicy.objects.select_related("source"), RollupScope.POLICY)
+        DriftPolicy.objects.select_related("source")
         .annotate(last_scan_id=Subquery(latest_scan.values("pk")[:1]))
         .order_by("name")
     )
     scans = Scan.objects.select_related("cluster").in_bulk(
         [p.last_scan_id for p in policies if p.last_scan_id]
     )
-    drift = tallies.open_by_policy()
+    scores = analytics.scores(RollupScope.POLICY)
     context = {
         "rows": [
             {
                 "policy": p,
                 "last_scan": scans.get(p.last_scan_id),
-                "open": present.severity_list(drift.get(p.pk, {})),
-                "open_total": tallies.total(drift.get(p.pk, {})),
+                **tallies.of_score(scores.get(p.pk)),
                 "interval": present.duration(p.interval_seconds),
             }
             for p in policies

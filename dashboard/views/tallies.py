@@ -1,4 +1,5 @@
-"""Counts of the working set (open, acknowledged and suppressed findings) by severity.
+"""Counts of open drift by severity: open and acknowledged findings, what the score counts
+(suppressed ones are accepted for now, and every page leaves them out alike).
 
 One grouped query by (cluster, severity) answers for clusters, lanes and the fleet alike:
 lanes are sums of their clusters, read from the small cluster-lane table, so the findings
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Count
 
+from dashboard.views.present import severity_list
 from drift.models import Cluster, Finding, FindingStatus
 
 Counts = dict[str, int]
@@ -27,13 +30,10 @@ def _add(into: Counts, counts: Counts) -> None:
 @dataclass
 class OpenDrift:
     by_cluster: dict[int, Counts] = field(default_factory=dict)
-    # What the score counts: open and acknowledged, not suppressed (accepted for now).
-    counted: Counts = field(default_factory=dict)
 
     @classmethod
     def now(cls) -> OpenDrift:
         grouped: dict[int, Counts] = defaultdict(dict)
-        counted: Counts = {}
         rows = (
             Finding.objects.open()
             .order_by()
@@ -41,10 +41,15 @@ class OpenDrift:
             .annotate(n=Count("*"))
         )
         for cluster_id, severity, status, n in rows:
-            grouped[cluster_id][severity] = grouped[cluster_id].get(severity, 0) + n
+            # Grouped by status too, and filtered here: the partial index on the working
+            # set answers the whole count (see the module docstring).
             if status != FindingStatus.SUPPRESSED:
-                counted[severity] = counted.get(severity, 0) + n
-        return cls(dict(grouped), counted)
+                grouped[cluster_id][severity] = grouped[cluster_id].get(severity, 0) + n
+        return cls(dict(grouped))
+
+    @property
+    def counted(self) -> Counts:
+        return self.fleet()
 
     def fleet(self) -> Counts:
         total: Counts = {}
@@ -65,17 +70,10 @@ class OpenDrift:
         return {names[key]: counts for key, counts in groups.items() if key in names and counts}
 
 
-def open_by_policy() -> dict[int | None, Counts]:
-    grouped: dict[int | None, Counts] = defaultdict(dict)
-    rows = (
-        Finding.objects.open()
-        .order_by()
-        .values_list("policy_id", "severity")
-        .annotate(n=Count("*"))
-    )
-    for policy_id, severity, n in rows:
-        grouped[policy_id][severity] = n
-    return dict(grouped)
+def of_score(score: Any) -> dict[str, Any]:
+    """A list row's score and its open drift: exactly what that score counts."""
+    counts = score.by_severity if score else {}
+    return {"score": score, "open": severity_list(counts), "open_total": total(counts)}
 
 
 def total(counts: Counts) -> int:

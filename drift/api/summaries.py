@@ -67,13 +67,19 @@ class CostSerializer(serializers.Serializer):  # type: ignore[type-arg]
     namespace = serializers.CharField()
     name = serializers.CharField()
     cluster = serializers.CharField()
-    points = serializers.FloatField()
+    points = serializers.IntegerField(
+        help_text="penalty points: the severity's weight (critical 10, high 5, medium 2, "
+        "low 1, info 0), the same in every scope"
+    )
 
 
 class ScoreSerializer(serializers.Serializer):  # type: ignore[type-arg]
     value = serializers.FloatField(help_text="0 to 100")
     objects = serializers.IntegerField(help_text="objects in scope")
-    penalty = serializers.IntegerField()
+    penalty = serializers.IntegerField(
+        help_text="penalty points of the counted findings: value = 100 x (1 - penalty / "
+        "(10 x objects))"
+    )
     by_severity = serializers.DictField(child=serializers.IntegerField())
     costs = CostSerializer(many=True, help_text="the findings that cost the most points")
 

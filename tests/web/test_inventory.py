@@ -3,6 +3,7 @@ document and the enforce preview."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,18 +23,26 @@ def test_clusters_show_reachability_lanes_last_scan_drift_and_score(
     east.save()
     west.last_error = "connection refused"
     west.save()
-    scan = ScanFactory(policy=shop, cluster=east, status="succeeded")
+    scan = ScanFactory(policy=shop, cluster=east, status="succeeded", objects_desired=20)
     make_finding(severity="critical")
+    make_finding(  # accepted for a week: counted nowhere
+        severity="low", status="suppressed", suppressed_until=timezone.now() + timedelta(days=7)
+    )
     client.force_login(viewer)
 
     text = client.get(reverse("clusters")).content.decode()
+    detail = client.get(reverse("cluster", args=["east"]))
 
     assert '<span class="badge ok">reachable</span>' in text and "v1.20.2" in text
     assert '<span class="badge down">unreachable</span>' in text
     assert "connection refused" in text
     assert f'href="/scans/{scan.pk}/">#{scan.pk}</a> shop' in text
-    assert 'href="/findings/?cluster=east">1 open</a>' in text
-    assert "<strong>90.0</strong>" in text  # today's rollup of east
+    assert 'href="/findings/?cluster=east&amp;status=open&amp;status=acknowledged">1 open</a>' in (
+        text
+    )
+    # The live score, the same figure as the cluster's own page (not a daily rollup's).
+    assert detail.context["score"].value == 95.0  # one critical (10) of 20 objects x 10
+    assert "<strong>95.0</strong>" in text
 
 
 def test_a_cluster_page_has_the_live_score_its_trend_and_policies(
@@ -62,7 +71,7 @@ def test_lanes_show_their_clusters_and_drift(
 
     assert "<strong>fast</strong>" in text
     assert 'href="/clusters/east/">east</a>' in text
-    assert 'href="/findings/?lane=fast">1 open</a>' in text
+    assert 'href="/findings/?lane=fast&amp;status=open&amp;status=acknowledged">1 open</a>' in text
 
 
 def test_policies_show_mode_last_scan_and_drift(
@@ -78,7 +87,9 @@ def test_policies_show_mode_last_scan_and_drift(
     assert '<span class="badge info">detect only</span>' in text
     assert '<span class="badge warn">enforce</span>' in text
     assert '<span class="pill st-failed">Failed</span>' in text
-    assert 'href="/findings/?policy=shop">1 open</a>' in text
+    assert (
+        'href="/findings/?policy=shop&amp;status=open&amp;status=acknowledged">1 open</a>' in text
+    )
 
 
 def test_a_policy_page_shows_its_document(client: Any, viewer: Any, shop: Any) -> None:

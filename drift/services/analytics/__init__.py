@@ -21,7 +21,15 @@ and `activity`.
 from drift.services.analytics.activity import last_scan_of, most_recurrent
 from drift.services.analytics.rollups import backfill, first_finding_day, rollup, series
 from drift.services.analytics.scopes import objects_in_scope
-from drift.services.analytics.scores import MAX_WEIGHT, WEIGHTS, Score, score
+from drift.services.analytics.scores import (
+    MAX_WEIGHT,
+    WEIGHTS,
+    Score,
+    penalty_of,
+    score,
+    score_of,
+    scores,
+)
 from drift.services.analytics.timings import (
     RECENT_DAYS,
     SUMMARY_MAX_AGE,
@@ -46,8 +54,11 @@ __all__ = [
     "mttd",
     "mttr",
     "objects_in_scope",
+    "penalty_of",
     "recent_timings",
     "refresh_recent_timings",
+    "score_of",
+    "scores",
     "rollup",
     "score",
     "series",

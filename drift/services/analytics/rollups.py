@@ -22,7 +22,7 @@ from drift.models import (
     RollupScope,
 )
 from drift.services.analytics.scopes import objects_in_scope
-from drift.services.analytics.scores import WEIGHTS, score_of
+from drift.services.analytics.scores import penalty_of, score_of
 from drift.services.analytics.timings import mttd, mttr
 
 # Counts by (scope, scope id), then by severity (open at the end of the day), "opened" or
@@ -139,7 +139,7 @@ def _row(
     end: datetime,
 ) -> DailyRollup:
     objects = objects_in_scope(scope, scope_id if scope != RollupScope.FLEET else None)
-    penalty = sum(WEIGHTS[s] * counts.get(s, 0) for s in LEVELS)
+    penalty = penalty_of({s: counts.get(s, 0) for s in LEVELS})
     detect = mttd(start, end, scope, scope_id)
     repair = mttr(start, end, scope, scope_id)
     return DailyRollup(
