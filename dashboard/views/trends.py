@@ -141,6 +141,9 @@ def trends(request: HttpRequest) -> HttpResponse:
         + [(f"lane:{n}", f"Lane {n}") for n in sorted(lanes.names())],
         "label": label,
         "empty": not fleet and not clusters.last and not lanes.last,
+        # A range longer than the history must say so, not draw fewer days silently.
+        "covered_from": fleet[0].day if fleet and fleet[0].day > since else None,
+        "covered_days": (timezone.localdate() - fleet[0].day).days + 1 if fleet else 0,
         "generated": any(row.generated for row in fleet),
         "cluster_changes": cluster_changes,
         "clusters_left_out": clusters_left_out,

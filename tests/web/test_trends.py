@@ -79,3 +79,17 @@ def test_without_rollups_the_page_says_how_to_get_them(client: Any, viewer: Any)
 
     assert "No daily rollups in this range yet" in text
     assert "data-chart" not in text
+
+
+def test_a_range_longer_than_the_history_says_where_the_data_starts(
+    client: Any, viewer: Any, rollups: Any
+) -> None:
+    client.force_login(viewer)
+
+    ninety = client.get(reverse("trends"), {"days": "90"}).content.decode()
+    thirty = client.get(reverse("trends"), {"days": "30"}).content.decode()
+
+    assert "Daily rollups start on" in ninety
+    assert "show the 30 days of this 90-day range that have data" in ninety
+    assert "drift rollups backfill --days 90" in ninety
+    assert "Daily rollups start on" not in thirty
