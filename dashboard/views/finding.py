@@ -60,10 +60,22 @@ def _episodes(finding: Finding) -> list[dict[str, Any]]:
     ]
 
 
-def _audit(user: Any, obj: Any) -> list[AuditEvent] | None:
+# What each event on a finding means, in words; an unknown code is shown as it is.
+AUDIT_WORDS = {
+    "finding.acknowledged": "acknowledged it",
+    "finding.suppressed": "suppressed it",
+    "finding.suppression_ended": "ended its suppression (it counts again)",
+    "finding.reopened": "reopened it",
+    "finding.ticket_linked": "linked a ticket",
+    "finding.ticket_unlinked": "unlinked the ticket",
+}
+
+
+def _audit(user: Any, obj: Any) -> list[dict[str, Any]] | None:
     if not may(user, Action.VIEW_AUDIT):
         return None
-    return list(AuditEvent.objects.for_object(obj).order_by("-sequence")[:AUDIT_SHOWN])
+    events = AuditEvent.objects.for_object(obj).order_by("-sequence")[:AUDIT_SHOWN]
+    return [{"event": e, "words": AUDIT_WORDS.get(e.action, e.action)} for e in events]
 
 
 @dashboard
