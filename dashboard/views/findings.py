@@ -43,11 +43,14 @@ SORTABLE = {
     "last_seen": "-",
     "occurrences": "-",
 }
+# Worst first by default: a list sorted by time alone buries a critical finding under
+# today's low ones. The partial index on open findings (-severity_rank, -last_seen) serves it.
+DEFAULT_ORDER = ("-severity_rank", "-last_seen")
 SORT_CHOICES = [
-    ("", "Last seen, newest first"),
-    ("last_seen", "Last seen, oldest first"),
-    ("-severity", "Severity, worst first"),
+    ("", "Severity, worst first, then newest"),
     ("severity", "Severity, mildest first"),
+    ("-last_seen", "Last seen, newest first"),
+    ("last_seen", "Last seen, oldest first"),
     ("-first_seen", "First seen, newest first"),
     ("first_seen", "First seen, oldest first"),
     ("-occurrences", "Episodes, most first"),
@@ -86,8 +89,8 @@ def _sorts(current: str) -> dict[str, dict[str, str]]:
         else:
             sorts[column] = {"next": f"{first}{column}", "aria": "none"}
     if not current:
-        sorts["last_seen"]["aria"] = "descending"
-        sorts["last_seen"]["next"] = "last_seen"
+        sorts["severity"]["aria"] = "descending"
+        sorts["severity"]["next"] = "severity"
     return sorts
 
 
@@ -97,10 +100,10 @@ def finding_list(request: HttpRequest) -> HttpResponse:
     finder = FindingFilter(params, queryset=_listed())
     rows = finder.qs
     # A unique tie-breaker keeps pages stable when many findings share a timestamp.
-    rows = rows.order_by(*(rows.query.order_by or ("-last_seen",)), "-pk")
+    rows = rows.order_by(*(rows.query.order_by or DEFAULT_ORDER), "-pk")
     page = paginate(rows, request.GET.get("page"), PER_PAGE)
     current_sort = (params.get("ordering") or "").strip()
-    if current_sort == "-last_seen":  # the default order, spelled out
+    if current_sort == "-severity":  # the default order, spelled out
         current_sort = ""
     context = {
         "page": page,

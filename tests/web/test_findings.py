@@ -38,7 +38,7 @@ def fleet(make_finding: Any, west: Any) -> dict[str, Finding]:
     }
 
 
-def test_the_list_opens_on_the_working_set_newest_first(
+def test_the_list_opens_on_the_working_set_worst_first(
     client: Any, viewer: Any, fleet: dict
 ) -> None:
     client.force_login(viewer)
@@ -47,7 +47,8 @@ def test_the_list_opens_on_the_working_set_newest_first(
 
     assert response.status_code == 200
     assert set(names(response)) == {"web", "api", "cart", "gone"}
-    assert names(response)[-1] == "api"  # seen an hour ago
+    assert names(response)[0] == "api"  # critical, though seen an hour ago
+    assert names(response)[-1] == "gone"  # info: the mildest last, whatever its age
     assert b"1\xe2\x80\x934 of 4" in response.content
 
 
@@ -129,13 +130,13 @@ def test_htmx_gets_only_the_results_with_the_sort_field_updated(
 ) -> None:
     client.force_login(viewer)
 
-    response = client.get(f"{reverse('findings')}?ordering=-severity", HTTP_HX_REQUEST="true")
+    response = client.get(f"{reverse('findings')}?ordering=-last_seen", HTTP_HX_REQUEST="true")
 
     text = response.content.decode()
     assert "<html" not in text
     assert text.lstrip().startswith('<div id="results"')
     assert 'hx-swap-oob="true"' in text
-    assert '<option value="-severity" selected>' in text
+    assert '<option value="-last_seen" selected>' in text
 
 
 def test_operators_acknowledge_a_selection(client: Any, operator: Any, fleet: dict) -> None:
