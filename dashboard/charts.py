@@ -24,6 +24,9 @@ SEVERITY_COLOURS = {
 }
 # Distinguishable lines for per-cluster and per-lane series (Okabe-Ito, colour-blind safe).
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")
+# The light scheme's text colour (app.css --fg). static/js/app.js swaps it, in the layout and
+# in any trace drawn with it, for the current scheme's, so the charts follow dark mode.
+INK = "#1c2330"
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 CONFIG = {
     "displaylogo": False,
@@ -37,7 +40,7 @@ Figure = dict[str, Any]
 def _layout(title: str, **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
-        "font": {"family": FONT, "size": 12, "color": "#1c2330"},
+        "font": {"family": FONT, "size": 12, "color": INK},
         "margin": {"l": 48, "r": 16, "t": 40, "b": 40},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
@@ -147,7 +150,7 @@ def scores_by_scope(
                 "name": "fleet",
                 "x": _days(fleet),
                 "y": [row.score for row in fleet],
-                "line": {"color": "#1c2330", "width": 2, "dash": "dash"},
+                "line": {"color": INK, "width": 2, "dash": "dash"},
                 "hovertemplate": "fleet: %{y:.1f}<extra></extra>",
             }
         )

@@ -4,16 +4,71 @@
 (function () {
   "use strict";
 
+  // The charts take their ink from the stylesheet, so they follow the light or dark scheme
+  // app.css picks from the system setting. dashboard/charts.py writes the light scheme's
+  // text colour as the layout's font colour; traces drawn in that ink (the fleet's dashed
+  // line) are repainted with the current one.
+  function cssColour(name) {
+    return window.getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+  function paintTraces(data, from, to) {
+    data.forEach(function (trace) {
+      ["line", "marker"].forEach(function (part) {
+        if (trace[part] && trace[part].color === from) trace[part].color = to;
+      });
+    });
+  }
+  function themed(el, figure) {
+    var layout = figure.layout, ink = cssColour("--fg"), line = cssColour("--line");
+    layout.font = layout.font || {};
+    // The ink the traces are in now: the server's on the first draw, then the last theme's.
+    paintTraces(figure.data, el.dataset.ink || layout.font.color, ink);
+    el.dataset.ink = ink;
+    layout.font.color = ink;
+    Object.keys(layout).concat(["xaxis", "yaxis"]).forEach(function (key) {
+      if (!/^[xy]axis\d*$/.test(key)) return;
+      var axis = layout[key] = layout[key] || {};
+      axis.gridcolor = line; axis.zerolinecolor = line; axis.linecolor = line;
+    });
+    layout.hoverlabel = {bgcolor: cssColour("--card"), bordercolor: line, font: {color: ink}};
+    layout.modebar = {bgcolor: "rgba(0,0,0,0)", color: cssColour("--muted"), activecolor: cssColour("--accent")};
+    return figure;
+  }
+
   // Plotly figures: a [data-chart] element followed by the <script type="application/json">
-  // that json_script wrote with the figure from drift/charts.py.
+  // that json_script wrote with the figure from dashboard/charts.py.
   function drawCharts(root) {
     if (!window.Plotly) return;
     root.querySelectorAll("[data-chart]:not([data-drawn])").forEach(function (el) {
       var source = el.nextElementSibling;
       if (!source || source.type !== "application/json") return;
-      var figure = JSON.parse(source.textContent);
+      var figure = themed(el, JSON.parse(source.textContent));
       el.setAttribute("data-drawn", "");
-      window.Plotly.newPlot(el, figure.data, figure.layout, figure.config);
+      window.Plotly.newPlot(el, figure.data, figure.layout, figure.config).then(hideDrawing);
+    });
+  }
+  // The figure around the chart names it (templates/includes/chart.html); the drawing's
+  // ticks and hover layers would only be noise to a screen reader. The mode bar's buttons
+  // are outside these SVGs and stay reachable.
+  function hideDrawing(el) {
+    el.querySelectorAll("svg.main-svg").forEach(function (svg) {
+      svg.setAttribute("aria-hidden", "true");
+    });
+  }
+  function repaintCharts() {
+    document.querySelectorAll("[data-chart][data-drawn]").forEach(function (el) {
+      var figure = themed(el, {data: el.data, layout: el.layout});
+      window.Plotly.react(el, figure.data, figure.layout).then(hideDrawing);
+    });
+  }
+
+  // A table wider than its .table-wrap scrolls inside it (on a phone, a table scrolls by
+  // itself: app.css); keyboard users need to reach it to scroll it (axe:
+  // scrollable-region-focusable), so whatever scrolls takes the focus.
+  function focusableScrolling() {
+    document.querySelectorAll(".table-wrap, table.data, table.status").forEach(function (wrap) {
+      if (wrap.scrollWidth > wrap.clientWidth) wrap.setAttribute("tabindex", "0");
+      else if (wrap.getAttribute("tabindex") === "0") wrap.removeAttribute("tabindex");
     });
   }
 
@@ -94,16 +149,29 @@
     });
   }
 
+  // Long filter forms start closed on a phone, so what they filter comes first.
+  function closeOnNarrow(root) {
+    if (!window.matchMedia("(max-width: 700px)").matches) return;
+    root.querySelectorAll("details[data-close-narrow]:not([data-wired])").forEach(function (el) {
+      el.setAttribute("data-wired", "");
+      el.open = false;
+    });
+  }
+
   function init(root) {
+    closeOnNarrow(root);
     drawCharts(root);
     wireSelection(root);
     wireAutosubmit(root);
+    focusableScrolling();
     tick();
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     init(document.body);
     window.setInterval(tick, 15000);
+    window.addEventListener("resize", focusableScrolling);
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", repaintCharts);
   });
   document.addEventListener("htmx:load", function (event) { init(event.detail.elt); });
 })();

@@ -103,9 +103,10 @@ def chromium() -> Iterator[Any]:
 class Visitor:
     """One person in their own browser context, signed in with their own session."""
 
-    def __init__(self, browser: Any, base_url: str, user: Any = None) -> None:
+    def __init__(self, browser: Any, base_url: str, user: Any = None, **options: Any) -> None:
+        # options: more of Playwright's context options (color_scheme="dark", a viewport).
         self.user = user
-        self.context = browser.new_context(viewport=VIEWPORT, base_url=base_url)
+        self.context = browser.new_context(**{"viewport": VIEWPORT, **options}, base_url=base_url)
         self.context.set_default_timeout(15_000)
         self.context.expose_binding("reportCspViolation", self._csp_violation)
         self.context.add_init_script(CSP_LISTENER)
