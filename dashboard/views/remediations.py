@@ -35,6 +35,7 @@ from remediation.models import (
 QUEUE_PAGE = 20
 LIST_PAGE = 50
 LIVE = (RequestStatus.APPROVED, RequestStatus.EXECUTING)
+NEVER_RUN = (RequestStatus.REJECTED, RequestStatus.EXPIRED, RequestStatus.CANCELLED)
 
 # How each audit action of a request reads in its timeline.
 STORY = {
@@ -245,6 +246,10 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_cancel": found.status in (RequestStatus.PENDING, RequestStatus.APPROVED)
         and may(request.user, Action.CANCEL_REMEDIATION, found),
         "live": found.status in LIVE,
+        # Labels that tell the truth after the fact: a plan's "live now" column was live
+        # when it was planned, and a step of a request that will never run is not pending.
+        "ran": found.status not in (RequestStatus.PENDING, RequestStatus.APPROVED, *NEVER_RUN),
+        "never_run": found.status in NEVER_RUN,
     }
     return render(request, "remediation/detail.html", context)
 
@@ -293,6 +298,10 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
     with refusals_as_messages(request):
         decided = services.approve(pk, request.user, form.cleaned_data["comment"])
         messages.success(request, _decided_message(decided))
+        if decided.status == RequestStatus.APPROVED:
+            # The last approval starts the run: follow it on the request's page (its
+            # progress updates live there), wherever the approval was given.
+            return redirect("remediation", pk=pk)
     return redirect(back)
 
 

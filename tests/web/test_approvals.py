@@ -151,7 +151,8 @@ def test_an_approver_approves_and_the_execution_is_queued(
     pending.refresh_from_db()
     assert pending.status == RequestStatus.APPROVED
     assert Approval.objects.get(request=pending).comment == "looks right"
-    assert response.redirect_chain[-1][0] == reverse("approvals")
+    # The last approval starts the run: the approver lands on the request, to follow it.
+    assert response.redirect_chain[-1][0] == reverse("remediation", args=[pending.pk])
     assert f"Request #{pending.pk} is approved: it runs now." in response.content.decode()
     assert len(queued) == 1  # remediation.tasks.execute, sent after the commit
 

@@ -113,3 +113,26 @@ def test_a_finished_request_does_not_poll(
     client.force_login(viewer)
 
     assert "hx-trigger" not in detail(client, made)
+
+
+def test_a_rejected_requests_steps_say_not_run(
+    client: Any, viewer: Any, operator: Any, make_finding: Any, make_request: Any
+) -> None:
+    made = make_request([make_finding(name="web")], operator, status="rejected")
+    client.force_login(viewer)
+
+    text = detail(client, made)
+
+    assert '<span class="pill st-cancelled">Not run</span>' in text
+    assert ">Pending</span>" not in text
+
+
+def test_after_a_run_the_plan_says_what_was_live_when_planned(
+    client: Any, viewer: Any, operator: Any, make_finding: Any, make_request: Any
+) -> None:
+    pending = make_request([make_finding(name="web")], operator)
+    done = make_request([make_finding(name="api")], operator, status="succeeded")
+    client.force_login(viewer)
+
+    assert ">Live now</th>" in detail(client, pending)
+    assert ">Live when planned</th>" in detail(client, done)
