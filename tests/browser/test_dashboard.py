@@ -83,9 +83,10 @@ def test_findings_filter_sort_and_open_through_htmx(
     page.wait_for_url("**severity=critical**")
     expect(rows).to_have_count(Finding.objects.open().filter(severity="critical").count())
 
+    # The list opens worst first; a click on "Last seen" sorts newest first.
     page.get_by_role("link", name="Last seen").click()
-    page.wait_for_url("**ordering=last_seen**")
-    expect(page.get_by_label("Sort by", exact=True)).to_have_value("last_seen")
+    page.wait_for_url("**ordering=-last_seen**")
+    expect(page.get_by_label("Sort by", exact=True)).to_have_value("-last_seen")
 
     first = rows.first.locator("td.name a")
     name = first.inner_text()
