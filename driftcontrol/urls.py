@@ -21,7 +21,8 @@ urlpatterns = [
     path("", include("dashboard.urls")),
 ]
 
-handler400 = "dashboard.views.errors.bad_request"
+# JSON under /api/, the pages' own elsewhere.
+handler400 = "driftcontrol.api.views.bad_request"
 handler403 = "dashboard.views.errors.forbidden"
 handler404 = "dashboard.views.errors.not_found"
 handler500 = "dashboard.views.errors.server_error"

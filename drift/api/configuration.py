@@ -16,17 +16,21 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Model
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from drift.api import documents
+from drift.api.document_schemas import reference
 from drift.declarative import export
 from drift.models import Cluster, DriftPolicy, GitSource, Lane
 from driftcontrol.api import preconditions
+from driftcontrol.api.errors import documented
 from driftcontrol.api.filters import FilterBackend
 from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.permissions import Action
@@ -42,20 +46,6 @@ class DocumentField(serializers.Field):  # type: ignore[type-arg]
 
     def to_representation(self, value: Any) -> dict[str, Any]:
         return self.exporter(value)
-
-
-class MetadataSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    name = serializers.CharField(help_text="a lowercase DNS label; from the URL on PUT/PATCH")
-    labels = serializers.DictField(child=serializers.CharField(), required=False)
-
-
-class DocumentRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    """A driftcontrol.io/v1alpha1 document; the spec fields are those of `drift apply`."""
-
-    apiVersion = serializers.CharField(required=False, help_text="driftcontrol.io/v1alpha1")
-    kind = serializers.CharField(required=False)
-    metadata = MetadataSerializer()
-    spec = serializers.DictField(help_text="see the README's document reference")
 
 
 class LaneSerializer(serializers.ModelSerializer[Lane]):
@@ -166,42 +156,103 @@ _WRITES = {
 }
 
 
+_NOUNS = {"Lane": "lane", "Cluster": "cluster", "GitSource": "Git source", "DriftPolicy": "policy"}
+_READ = (
+    "The {noun} as stored, and as a document (`document`) ready to edit and send back. "
+    "The `ETag` header is its version: send it as `If-Match` to write."
+)
+_CREATE = (
+    "Create a {noun} from a `{kind}` document, checked as `drift apply` checks it (every "
+    "problem named in `errors`). The answer's `Location` is the new object's URL."
+)
 _PUT = (
-    "Replace the object with a whole document (`metadata` and `spec`; the `document` of a "
-    "GET, edited). What the document leaves out is reset, as with `drift apply`, so the "
-    "`If-Match` header is required: the `ETag` of the version read."
+    "Replace the {noun} with a whole document (`metadata` and `spec`; the `document` of a "
+    "GET, edited). The name comes from the URL. What the document leaves out is reset, as "
+    "with `drift apply`, so `If-Match` is required: the `ETag` of the version read. A "
+    "stale one is refused with 412, whose `ETag` is the current version."
 )
 _PATCH = (
     "Change only the `spec` keys (and `metadata.labels`) given; the rest is kept. With "
-    "`If-Match`, only if the object is still that version."
+    "`If-Match`, only if the {noun} is still that version (412 otherwise)."
 )
+_EXISTS = documented("an object of this kind and name exists; PUT or PATCH it", "conflict")
 
 
-def _documented(tag: str, serializer: type[serializers.Serializer]) -> Any:  # type: ignore[type-arg]
-    write = {"request": DocumentRequestSerializer, "tags": [tag]}
+def _documented(kind: str, serializer: type[serializers.Serializer]) -> Any:  # type: ignore[type-arg]
+    noun, tags = _NOUNS[kind], ["configuration"]
+    text = {"noun": noun, "kind": kind}
     return extend_schema_view(
-        list=extend_schema(tags=[tag]),
-        retrieve=extend_schema(tags=[tag], parameters=[preconditions.etag_header(200)]),
+        list=extend_schema(
+            tags=tags,
+            summary=f"List {noun}s",
+            description=f"Every {noun}, by name unless `ordering` says otherwise.",
+        ),
+        retrieve=extend_schema(
+            tags=tags,
+            summary=f"Show a {noun}",
+            description=_READ.format(**text),
+            parameters=[preconditions.etag_header(200)],
+        ),
         create=extend_schema(
-            **write, parameters=[preconditions.etag_header(201)], responses={201: serializer}
+            tags=tags,
+            summary=f"Create a {noun}",
+            description=_CREATE.format(**text),
+            request=reference(f"New{kind}"),
+            parameters=[preconditions.etag_header(201)],
+            responses={201: serializer, 409: _EXISTS},
         ),
         update=extend_schema(
-            **write,
-            description=_PUT,
+            tags=tags,
+            summary=f"Replace a {noun}",
+            description=_PUT.format(**text),
+            request=reference(f"{kind}Replacement"),
             parameters=[preconditions.if_match(required=True), preconditions.etag_header(200)],
-            responses={
-                200: serializer,
-                412: preconditions.STALE,
-                428: preconditions.MISSING,
-            },
+            responses={200: serializer, 412: preconditions.STALE, 428: preconditions.MISSING},
         ),
         partial_update=extend_schema(
-            **write,
-            description=_PATCH,
+            tags=tags,
+            summary=f"Change part of a {noun}",
+            description=_PATCH.format(**text),
+            request=reference(f"{kind}Change"),
             parameters=[preconditions.if_match(required=False), preconditions.etag_header(200)],
             responses={200: serializer, 412: preconditions.STALE},
         ),
     )
+
+
+class StrictOrdering(OrderingFilter):
+    """DRF's ordering (keys separated by commas, `-` for descending), but a key it does
+    not sort by is a 400 naming the keys it does, not silently dropped."""
+
+    def get_ordering(self, request: Request, queryset: Any, view: Any) -> Any:
+        raw = request.query_params.get(self.ordering_param)
+        if raw:
+            allowed = set(view.ordering_fields)
+            if any(key.strip().removeprefix("-") not in allowed for key in raw.split(",")):
+                keys = ", ".join(sorted(allowed))
+                raise ValidationError(
+                    {self.ordering_param: [f"sort by {keys}, each optionally prefixed with '-'"]}
+                )
+        return super().get_ordering(request, queryset, view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        names = sorted(view.ordering_fields)
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "sort keys, comma-separated, `-` first for descending "
+                f"(default {', '.join(view.ordering)})",
+                "schema": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": [*names, *(f"-{n}" for n in names)]},
+                },
+                "style": "form",
+                "explode": False,
+                "allowEmptyValue": True,  # `ordering=`: the default order
+            }
+        ]
 
 
 class DocumentViewSet(CheckedQueryMixin, mixins.ListModelMixin, viewsets.GenericViewSet[Any]):
@@ -210,7 +261,7 @@ class DocumentViewSet(CheckedQueryMixin, mixins.ListModelMixin, viewsets.Generic
     lookup_field = "name"
     lookup_value_regex = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
     permission_actions = _WRITES
-    filter_backends = [FilterBackend, OrderingFilter]
+    filter_backends = [FilterBackend, StrictOrdering]
     ordering_fields = ["name", "created_at", "updated_at"]
     ordering = ["name"]
 
@@ -221,22 +272,25 @@ class DocumentViewSet(CheckedQueryMixin, mixins.ListModelMixin, viewsets.Generic
         document = documents.document_from(request.data, self.kind)
         model: type[Model] = self.get_queryset().model
         obj = documents.create(model, document, request.user)
-        return self._answer(obj, status.HTTP_201_CREATED)
+        location = reverse(f"api:{self.basename}-detail", kwargs={"name": obj.name})
+        return self._answer(obj, status.HTTP_201_CREATED, location)
 
+    # The body is checked whole before If-Match: a wrong body is a 400 whatever the
+    # version, so a 412 (or 428) means only "redo this on the current version".
     def update(self, request: Request, name: str) -> Response:
         with transaction.atomic():
             obj = self._locked()
-            preconditions.check(request, self._version(obj), required=True)
             body = documents.complete(request.data)
-            document = documents.document_from(body, self.kind, obj.name)
+            document = documents.checked(documents.document_from(body, self.kind, obj.name))
+            preconditions.check(request, self._version(obj), required=True)
             return self._answer(documents.replace(obj, document, request.user))
 
     def partial_update(self, request: Request, name: str) -> Response:
         with transaction.atomic():
             obj = self._locked()
-            preconditions.check(request, self._version(obj), required=False)
             body = documents.merged(type(self).exporter(obj), request.data)
-            document = documents.document_from(body, self.kind, obj.name)
+            document = documents.checked(documents.document_from(body, self.kind, obj.name))
+            preconditions.check(request, self._version(obj), required=False)
             return self._answer(documents.replace(obj, document, request.user))
 
     def _locked(self) -> Any:
@@ -249,12 +303,14 @@ class DocumentViewSet(CheckedQueryMixin, mixins.ListModelMixin, viewsets.Generic
     def _version(self, obj: Any) -> str:
         return documents.version(type(self).exporter(obj), obj)
 
-    def _answer(self, obj: Any, status_code: int = status.HTTP_200_OK) -> Response:
-        data = self.get_serializer(obj).data
-        return Response(data, status=status_code, headers={"ETag": self._version(obj)})
+    def _answer(
+        self, obj: Any, status_code: int = status.HTTP_200_OK, location: str | None = None
+    ) -> Response:
+        headers = {"ETag": self._version(obj), **({"Location": location} if location else {})}
+        return Response(self.get_serializer(obj).data, status=status_code, headers=headers)
 
 
-@_documented("configuration", LaneSerializer)
+@_documented("Lane", LaneSerializer)
 class LaneViewSet(DocumentViewSet):
     kind = "Lane"
     exporter = staticmethod(export.lane)
@@ -262,7 +318,7 @@ class LaneViewSet(DocumentViewSet):
     serializer_class = LaneSerializer
 
 
-@_documented("configuration", ClusterSerializer)
+@_documented("Cluster", ClusterSerializer)
 class ClusterViewSet(DocumentViewSet):
     kind = "Cluster"
     exporter = staticmethod(export.cluster)
@@ -270,7 +326,7 @@ class ClusterViewSet(DocumentViewSet):
     serializer_class = ClusterSerializer
 
 
-@_documented("configuration", GitSourceSerializer)
+@_documented("GitSource", GitSourceSerializer)
 class GitSourceViewSet(DocumentViewSet):
     kind = "GitSource"
     exporter = staticmethod(export.source)
@@ -278,7 +334,7 @@ class GitSourceViewSet(DocumentViewSet):
     serializer_class = GitSourceSerializer
 
 
-@_documented("configuration", PolicySerializer)
+@_documented("DriftPolicy", PolicySerializer)
 class PolicyViewSet(DocumentViewSet):
     kind = "DriftPolicy"
     exporter = staticmethod(export.policy)

@@ -9,7 +9,9 @@ body must not read as "no labels, no lanes, defaults everywhere". PATCH merges.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Model
@@ -106,11 +108,24 @@ def replace(obj: Model, document: dict[str, Any], actor: Any) -> Any:
     return type(obj)._default_manager.get(pk=obj.pk)
 
 
+def checked(document: dict[str, Any]) -> dict[str, Any]:
+    """The document, once validated as applying it would validate it (nothing written)."""
+    with _as_body():
+        declarative.plan([document])
+    return document
+
+
 def _apply_one(document: dict[str, Any], actor: Any) -> None:
-    """Apply the body as a batch of one; its problems name fields of the body itself
-    (`spec.interval`, not `documents[0].spec.interval`)."""
-    try:
+    with _as_body():
         declarative.apply([document], actor, via="api")
+
+
+@contextlib.contextmanager
+def _as_body() -> Iterator[None]:
+    """A batch of one: its problems name fields of the body itself (`spec.interval`, not
+    `documents[0].spec.interval`)."""
+    try:
+        yield
     except declarative.InvalidDocuments as invalid:
         one = [
             dataclasses.replace(p, path=p.path.removeprefix("documents[0]."))

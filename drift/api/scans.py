@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -56,11 +63,17 @@ class ScanSerializer(serializers.ModelSerializer[Scan]):
         read_only_fields = fields
 
 
-class ScanRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class NewScanSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """A scan to start: a policy and one of the clusters it targets."""
+
     policy = serializers.SlugRelatedField(
-        slug_field="name", queryset=DriftPolicy.objects.select_related("source")
+        slug_field="name",
+        queryset=DriftPolicy.objects.select_related("source"),
+        help_text="the policy's name",
     )
-    cluster = serializers.SlugRelatedField(slug_field="name", queryset=Cluster.objects.all())
+    cluster = serializers.SlugRelatedField(
+        slug_field="name", queryset=Cluster.objects.all(), help_text="a cluster it targets"
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         policy, cluster = attrs["policy"], attrs["cluster"]
@@ -74,15 +87,44 @@ class ScanRequestSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 
 @extend_schema_view(
-    list=extend_schema(tags=["scans"]),
-    retrieve=extend_schema(tags=["scans"]),
+    list=extend_schema(
+        tags=["scans"],
+        summary="List scans",
+        description="The scan history, newest first, filtered as the dashboard's scan list.",
+    ),
+    retrieve=extend_schema(
+        tags=["scans"],
+        summary="Show a scan",
+        description="One scan: its progress while it runs (`progress_done` of "
+        "`progress_total`), then its outcome and the findings it opened and resolved.",
+    ),
     create=extend_schema(
         tags=["scans"],
-        request=ScanRequestSerializer,
+        summary="Start a scan",
+        description="Queue a scan of a policy on one of its clusters (202, `Location` is "
+        "the scan). If one is already queued or running for the pair, that scan is the "
+        "answer (200) and nothing new is queued. Send an `Idempotency-Key` to retry safely.",
+        request=NewScanSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="the scan's URL",
+                response=[200, 202],
+            )
+        ],
         responses={
             202: OpenApiResponse(ScanSerializer, description="queued"),
             200: OpenApiResponse(ScanSerializer, description="already queued or running"),
         },
+        examples=[
+            OpenApiExample(
+                "scan a policy on a cluster",
+                value={"policy": "shop", "cluster": "east"},
+                request_only=True,
+            )
+        ],
     ),
 )
 class ScanViewSet(
@@ -101,7 +143,7 @@ class ScanViewSet(
 
     @idempotent
     def create(self, request: Request) -> Response:
-        given = ScanRequestSerializer(data=request.data)
+        given = NewScanSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         scan, created = scanning.request(
             given.validated_data["policy"],

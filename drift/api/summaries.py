@@ -98,7 +98,14 @@ class SummaryView(CheckedQueryMixin, APIView):
     permission_actions = {"get": Action.VIEW}
 
     @extend_schema(
-        parameters=[SummaryQuerySerializer], responses=SummarySerializer, tags=["trends"]
+        summary="Summarize a scope now",
+        description="The drift score of the fleet, a cluster, a lane or a policy now (the "
+        "findings that cost the most points first), and over the last `days` the median "
+        "and 90th percentile of the time to detect (MTTD) and to resolve (MTTR). A "
+        "cluster, lane or policy `scope` needs the `name` of one that exists.",
+        parameters=[SummaryQuerySerializer],
+        responses=SummarySerializer,
+        tags=["trends"],
     )
     def get(self, request: Request) -> Response:
         query = SummaryQuerySerializer(data=request.query_params)
@@ -198,6 +205,12 @@ class TrendView(CheckedQueryMixin, APIView):
     pagination_class = PagePagination
 
     @extend_schema(
+        summary="Daily trends",
+        description="The daily rollups the dashboard's charts read: per member of a scope "
+        "(every cluster, lane or policy, or those in `names`) and day, the findings "
+        "opened, resolved and open by severity, the score, MTTD and MTTR. Oldest first, "
+        "by page. The period is `since` (or `days` before `until`) to `until`, at most "
+        f"{MAX_DAYS} days; give `since` or `days`, not both, and `since` not after `until`.",
         parameters=[
             TrendQuerySerializer,
             OpenApiParameter(

@@ -6,6 +6,8 @@ import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
+from driftcontrol.api.bounds import FIRST_DAY, LAST_DAY
+from driftcontrol.api.filters import SinceFilter
 from driftcontrol.api.pagination import KeysetPagination
 from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.models import AuditEvent
@@ -30,6 +32,9 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
         read_only_fields = fields
 
 
+_MOMENT = f"ISO 8601 with a UTC offset, e.g. 2026-05-01T12:00:00Z; from {FIRST_DAY} to {LAST_DAY}"
+
+
 class AuditEventFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter()
     action = django_filters.CharFilter(help_text="e.g. remediation.approved")
@@ -38,15 +43,31 @@ class AuditEventFilter(django_filters.FilterSet):
     )
     object_type = django_filters.CharFilter(help_text="e.g. drift.finding")
     object_id = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    # ISO 8601 with a UTC offset, from 1970 to 9998: a time without an offset is refused,
+    # not read in the server's zone, and no year reaches a date the database cannot hold.
+    since = SinceFilter(field_name="created_at", help_text=f"at or after ({_MOMENT})")
+    until = SinceFilter(field_name="created_at", lookup_expr="lt", help_text=f"before ({_MOMENT})")
 
     class Meta:
         model = AuditEvent
         fields: list[str] = []
 
 
-@extend_schema_view(list=extend_schema(tags=["audit"]), retrieve=extend_schema(tags=["audit"]))
+@extend_schema_view(
+    list=extend_schema(
+        summary="List audit events",
+        description="Every change anyone made, newest first: who (`actor`), what "
+        "(`action`, e.g. remediation.approved) to which object, with its data. Each event "
+        "carries the hash of the one before (`prev_hash`): a chain `drift audit verify` "
+        "checks.",
+        tags=["audit"],
+    ),
+    retrieve=extend_schema(
+        summary="Show an audit event",
+        description="One event of the audit trail, by its sequence number.",
+        tags=["audit"],
+    ),
+)
 class AuditEventViewSet(
     CheckedQueryMixin,
     mixins.ListModelMixin,

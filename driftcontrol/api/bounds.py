@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 # PostgreSQL's bigint, the type of every primary key: a larger id names no row. Checked
@@ -25,6 +26,9 @@ MAX_NAME = 253
 # year inside the calendar's ends leaves room for "since minus a year" arithmetic.
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(9998, 12, 31)
+# The same years for the schema: a date or a date-time (its own offset's date) that starts
+# with one of 1970 to 9998.
+YEARS_PATTERN = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-"
 
 
 def id_field(**kwargs: Any) -> serializers.IntegerField:
@@ -37,9 +41,16 @@ def text_field(**kwargs: Any) -> serializers.CharField:
     return serializers.CharField(max_length=MAX_TEXT, **kwargs)
 
 
+@extend_schema_field({"type": "string", "format": "date", "pattern": YEARS_PATTERN})
+class DayField(serializers.DateField):
+    """A calendar day from FIRST_DAY to LAST_DAY, as the schema says."""
+
+
 def day_field(**kwargs: Any) -> serializers.DateField:
     """A calendar day from FIRST_DAY to LAST_DAY."""
-    return serializers.DateField(validators=[_within_calendar], **kwargs)
+    limits = f"a day from {FIRST_DAY} to {LAST_DAY}"
+    kwargs["help_text"] = f"{kwargs['help_text']}; {limits}" if "help_text" in kwargs else limits
+    return DayField(validators=[_within_calendar], **kwargs)
 
 
 def _within_calendar(day: date) -> None:

@@ -71,6 +71,22 @@ TYPES = {
     502: "cluster-refused",
     503: "cluster-unreachable",
 }
+# Every ``type`` an error body can carry; the schema publishes them as an enum, so a new
+# one must be added here (the schema test fails on a body whose type is not listed).
+PROBLEM_TYPES = frozenset(
+    {
+        *TYPES.values(),
+        "validation-error",
+        "already-decided",
+        "invalid-transition",
+        "idempotency-key-in-use",
+        "idempotency-key-reused",
+    }
+)
+
+
+def _type_of(status_code: int) -> str:
+    return TYPES.get(status_code) or ("server-error" if status_code >= 500 else "invalid-request")
 
 
 class Problem(exceptions.APIException):
@@ -78,14 +94,14 @@ class Problem(exceptions.APIException):
 
     def __init__(self, status_code: int, detail: str, problem_type: str | None = None) -> None:
         self.status_code = status_code
-        self.problem_type = problem_type or TYPES.get(status_code, "error")
+        self.problem_type = problem_type or _type_of(status_code)
         super().__init__(detail)
 
 
 def problem_body(status_code: int, detail: str, problem_type: str | None = None) -> dict[str, Any]:
     """The error body, for endpoints outside DRF that answer in the API's shape."""
     return {
-        "type": problem_type or TYPES.get(status_code, "error"),
+        "type": problem_type or _type_of(status_code),
         "title": TITLES.get(status_code, "Error"),
         "status": status_code,
         "detail": detail,
@@ -173,7 +189,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         errors = field_errors(exc.detail)
         return problem(400, _summary(errors), "validation-error", errors)
     if isinstance(exc, exceptions.APIException):
-        headers: dict[str, str] = {}
+        # An exception may carry headers of its answer (a 412 its object's current ETag).
+        headers: dict[str, str] = dict(getattr(exc, "response_headers", None) or {})
         wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
         if wait is not None:
             headers["Retry-After"] = str(max(1, math.ceil(wait)))
@@ -220,6 +237,7 @@ def _text(detail: Any) -> str:
 
 
 __all__ = [
+    "PROBLEM_TYPES",
     "Problem",
     "documented",
     "exception_handler",

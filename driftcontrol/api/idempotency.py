@@ -14,13 +14,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,15 +33,20 @@ KEEP_FOR = timedelta(hours=24)
 # A claim never completed (the process died mid-request) is taken over after this.
 ABANDONED_AFTER = timedelta(minutes=5)
 MAX_KEY_LENGTH = 200
+# Visible ASCII, spaces only inside (HTTP trims them at the ends): a UUID fits, and a key
+# reads the same in every log and every client library.
+KEY = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")
 
 PARAMETER = OpenApiParameter(
     HEADER,
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": f"^{KEY.pattern}$"},
     OpenApiParameter.HEADER,
     required=False,
     description=(
-        "any unique string (a UUID): a retry with the same key returns the first response "
-        "and changes nothing; reusing it for a different request is a 422"
+        f"any unique string (a UUID) of 1 to {MAX_KEY_LENGTH} visible ASCII characters: a "
+        "retry with the same key returns the first response (with `Idempotent-Replayed: "
+        "true`) and changes nothing; reusing it for a different request is a 422. Keys are "
+        "kept for 24 hours."
     ),
 )
 
@@ -92,8 +97,8 @@ def idempotent(method: Callable[..., Response]) -> Callable[..., Response]:
         key = request.headers.get(HEADER)
         if key is None:
             return method(view, request, *args, **kwargs)
-        if not key.strip() or len(key) > MAX_KEY_LENGTH:
-            raise Problem(400, f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters")
+        if len(key) > MAX_KEY_LENGTH or not KEY.fullmatch(key):
+            raise Problem(400, f"{HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters")
         endpoint = f"{request.method} {request.path}"[:300]
         record, replay = _claim(request.user, key, endpoint, _body_hash(request.data))
         if replay is not None:

@@ -33,7 +33,13 @@ class MeSerializer(serializers.Serializer):  # type: ignore[type-arg]
 class MeView(CheckedQueryMixin, APIView):
     permission_actions = {"get": Action.VIEW}
 
-    @extend_schema(responses=MeSerializer, tags=["auth"])
+    @extend_schema(
+        summary="Who am I",
+        description="The caller's user name and role, the token this call came with (its "
+        "scope limits the role), and the actions (`allowed`) this call may do.",
+        responses=MeSerializer,
+        tags=["auth"],
+    )
     def get(self, request: Request) -> Response:
         token = request.auth if isinstance(request.auth, ApiToken) else None
         return Response(

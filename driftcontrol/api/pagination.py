@@ -26,7 +26,7 @@ from django.db.models.fields.tuple_lookups import (  # type: ignore[import-untyp
     TupleGreaterThan,
     TupleLessThan,
 )
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,8 +46,8 @@ def _whole_number(raw: str, name: str, minimum: int, maximum: int) -> int:
 
 
 def _page_size(request: Request, default: int) -> int:
-    raw = request.query_params.get("page_size")
-    return default if raw is None else _whole_number(raw, "page_size", 1, MAX_PAGE_SIZE)
+    raw = request.query_params.get("page_size")  # empty: as if not given, like every filter
+    return _whole_number(raw, "page_size", 1, MAX_PAGE_SIZE) if raw else default
 
 
 class PagePagination(PageNumberPagination):
@@ -64,9 +64,17 @@ class PagePagination(PageNumberPagination):
         self, queryset: Any, request: Request, view: Any = None
     ) -> list[Any] | None:
         raw = request.query_params.get(self.page_query_param)
-        if raw is not None and raw not in self.last_page_strings:
+        if raw and raw not in self.last_page_strings:
             _whole_number(raw, self.page_query_param, 1, MAX_ID)
         return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        bounds = {"page": (1, MAX_ID), "page_size": (1, MAX_PAGE_SIZE)}
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            low, high = bounds[parameter["name"]]
+            parameter["schema"] = {"type": "integer", "minimum": low, "maximum": high}
+        return parameters
 
 
 class KeysetPagination(BasePagination):
@@ -82,7 +90,7 @@ class KeysetPagination(BasePagination):
     ) -> list[Any]:
         self.request = request
         self.size = _page_size(request, self.page_size)
-        self.ordering, fields, descending = self._ordering(request, view)
+        self.ordering, fields, descending = self._ordering(request, view, _cursor_of(request))
         cursor = self._cursor(request, queryset.model, fields)
         backwards = bool(cursor and cursor.get("b"))
         scan_descending = descending != backwards
@@ -122,9 +130,16 @@ class KeysetPagination(BasePagination):
         url = self.request.build_absolute_uri()
         return replace_query_param(url, self.cursor_query_param, token.decode().rstrip("="))
 
-    def _ordering(self, request: Request, view: Any) -> tuple[str, tuple[str, ...], bool]:
+    def _ordering(
+        self, request: Request, view: Any, cursor: Any
+    ) -> tuple[str, tuple[str, ...], bool]:
         orderings: dict[str, tuple[str, ...]] = view.keyset_orderings
-        text = request.query_params.get(self.ordering_query_param) or view.keyset_default
+        # A cursor knows the order it pages in: following one needs no ordering parameter.
+        asked = request.query_params.get(self.ordering_query_param)
+        given = cursor.get("o") if isinstance(cursor, dict) else None
+        if cursor is not None and not asked and str(given).removeprefix("-") not in orderings:
+            raise _bad_cursor()
+        text = asked or (given if isinstance(given, str) else None) or view.keyset_default
         name = text.removeprefix("-")
         if name not in orderings:
             choices = ", ".join(sorted(orderings))
@@ -136,20 +151,15 @@ class KeysetPagination(BasePagination):
     def _cursor(
         self, request: Request, model: type[Model], fields: tuple[str, ...]
     ) -> dict[str, Any] | None:
-        raw = request.query_params.get(self.cursor_query_param)
-        if not raw:
+        cursor = _cursor_of(request)
+        if cursor is None:
             return None
-        try:
-            cursor = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        except (ValueError, RecursionError, binascii.Error, UnicodeDecodeError):
-            cursor = None
-        if (
-            not isinstance(cursor, dict)
-            or cursor.get("o") != self.ordering
-            or not isinstance(cursor.get("v"), list)
-            or len(cursor["v"]) != len(fields)
-        ):
+        if not isinstance(cursor.get("v"), list) or len(cursor["v"]) != len(fields):
             raise _bad_cursor()
+        if cursor.get("o") != self.ordering:
+            raise ValidationError(
+                {"ordering": [f"the cursor pages by {cursor.get('o')}; leave ordering out"]}
+            )
         # The values go into SQL as the columns' types: a cursor made by hand must not
         # turn into a database error (a date that is no date, an id beyond bigint).
         cursor["v"] = [
@@ -164,7 +174,10 @@ class KeysetPagination(BasePagination):
                 "name": self.cursor_query_param,
                 "required": False,
                 "in": "query",
-                "description": "where the page starts: the value of `next` or `previous`",
+                "description": "where the page starts, as the `cursor` parameter of the "
+                "`next` and `previous` links gives it (following those links as they are is "
+                "simplest; they keep the other parameters). A cursor the list never gave "
+                "names no page: 404",
                 "schema": {"type": "string"},
             },
             {
@@ -175,18 +188,18 @@ class KeysetPagination(BasePagination):
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
             },
         ]
-        filterset = getattr(view, "filterset_class", None)
-        if filterset is None or "ordering" not in filterset.base_filters:
-            names = sorted(view.keyset_orderings)
-            parameters.append(
-                {
-                    "name": self.ordering_query_param,
-                    "required": False,
-                    "in": "query",
-                    "description": f"sort key (default {view.keyset_default})",
-                    "schema": {"type": "string", "enum": [*names, *(f"-{n}" for n in names)]},
-                }
-            )
+        # One key (a FilterSet's ordering filter may take a list: this overrides it).
+        names = sorted(view.keyset_orderings)
+        parameters.append(
+            {
+                "name": self.ordering_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"sort key, `-` first for descending (default "
+                f"{view.keyset_default}); a cursor keeps its own",
+                "schema": {"type": "string", "enum": [*names, *(f"-{n}" for n in names)]},
+            }
+        )
         return parameters
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
@@ -198,10 +211,24 @@ class KeysetPagination(BasePagination):
         }
 
 
-def _bad_cursor() -> ValidationError:
-    return ValidationError(
-        {"cursor": ["this cursor is invalid here; follow the next and previous links"]}
-    )
+def _cursor_of(request: Request) -> dict[str, Any] | None:
+    """The cursor parameter, decoded; a 404 when it is none this list gives."""
+    raw = request.query_params.get("cursor")
+    if not raw:
+        return None
+    try:
+        cursor = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, RecursionError, binascii.Error, UnicodeDecodeError):
+        cursor = None
+    if not isinstance(cursor, dict):
+        raise _bad_cursor()
+    return cursor
+
+
+def _bad_cursor() -> NotFound:
+    # A cursor names a page, as a page number does: one that names none is a 404, like
+    # a page past the end (the schema cannot tell a client which strings are cursors).
+    return NotFound("no such page: follow the next and previous links as they are given")
 
 
 def _column_value(field: Any, value: Any) -> Any:

@@ -16,6 +16,8 @@ from typing import IO, Any
 from rest_framework import parsers
 from rest_framework.exceptions import ValidationError
 
+from driftcontrol.api import strict
+
 MAX_DEPTH = 64
 
 
@@ -57,3 +59,8 @@ class JSONParser(parsers.JSONParser):
         if depth_exceeds(data):
             raise _too_deep()
         return data
+
+
+# What this parser reads, the serializers take as its JSON types only (see strict.py).
+# Installed here because every API view loads this module (DEFAULT_PARSER_CLASSES).
+strict.install()

@@ -25,11 +25,16 @@ HEADER = "If-Match"
 
 
 class PreconditionFailed(exceptions.APIException):
-    """412: the object changed since the client read it."""
+    """412: the object changed since the client read it. The answer carries the current
+    ETag, so a client that merges its change itself need not read the object again."""
 
     status_code = 412
     problem_type = "precondition-failed"
     default_detail = "the object changed since you read it; GET it again and redo the change"
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.response_headers = {"ETag": current}
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -59,7 +64,7 @@ def check(request: Request, current: str, *, required: bool) -> None:
     if tags == ["*"]:
         return  # any version, as long as the object exists (it does: it is locked)
     if current not in (tag for tag in tags if not tag.startswith("W/")):
-        raise PreconditionFailed()
+        raise PreconditionFailed(current)
 
 
 _TAG = 'the object\'s version, e.g. "3f2a..."; send it back in If-Match to write'
@@ -84,7 +89,10 @@ def if_match(*, required: bool) -> OpenApiParameter:
     )
 
 
-STALE = problem("precondition-failed: If-Match names a version that is no longer current")
+STALE = problem(
+    "precondition-failed: If-Match names a version that is no longer current; the answer's "
+    "ETag header is the current one"
+)
 MISSING = problem("precondition-required: the If-Match header is missing")
 
 __all__ = [

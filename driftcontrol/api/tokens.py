@@ -6,7 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -61,11 +66,38 @@ class TokenCreatedSerializer(TokenSerializer):
 
 @extend_schema_view(
     create=extend_schema(
-        request=TokenCreateSerializer, responses={201: TokenCreatedSerializer}, tags=["tokens"]
+        summary="Create an API token",
+        description="A token for the caller, with a scope no wider than their role allows "
+        "(`read`, `write`, `approve` or `admin`). The token itself is in this answer "
+        "only: store it now. It expires after `expires_in_days` (null: never).",
+        request=TokenCreateSerializer,
+        responses={201: TokenCreatedSerializer},
+        examples=[
+            OpenApiExample(
+                "a token for a ticketing integration",
+                value={"name": "jira-sync", "scope": "write", "expires_in_days": 90},
+                request_only=True,
+            )
+        ],
+        tags=["tokens"],
     ),
-    destroy=extend_schema(responses={204: OpenApiResponse(description="revoked")}, tags=["tokens"]),
-    list=extend_schema(tags=["tokens"]),
-    retrieve=extend_schema(tags=["tokens"]),
+    destroy=extend_schema(
+        summary="Revoke an API token",
+        description="The token stops working at once; it stays listed, with `revoked_at`.",
+        responses={204: OpenApiResponse(description="revoked")},
+        tags=["tokens"],
+    ),
+    list=extend_schema(
+        summary="List API tokens",
+        description="The caller's tokens, newest first (an admin sees everyone's). The "
+        "tokens themselves are never shown again, only their `prefix`.",
+        tags=["tokens"],
+    ),
+    retrieve=extend_schema(
+        summary="Show an API token",
+        description="One token's name, scope, owner and lifetime; never the token itself.",
+        tags=["tokens"],
+    ),
 )
 class TokenViewSet(
     CheckedQueryMixin,

@@ -92,7 +92,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "driftcontrol.api.schema.document_parameters",
         "driftcontrol.api.schema.document_common_errors",
+        "driftcontrol.api.schema.document_headers",
+        "driftcontrol.api.schema.document_api",
+        "drift.api.document_schemas.document_bodies",
+        "driftcontrol.api.schema.document_request_text",
     ],
     "ENUM_NAME_OVERRIDES": {
         "SeverityEnum": "drift.models.choices.Severity",

@@ -12,6 +12,7 @@ import pytest
 from driftcontrol.api.bounds import MAX_ID, MAX_TEXT
 from driftcontrol.api.parsers import MAX_DEPTH, depth_exceeds
 from tests.api.world import build
+from tests.factories import ScanFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -229,12 +230,30 @@ def cursor(ordering: str, *values: object) -> str:
         ("/api/v1/scans/", cursor("-created_at", "2026-01-01T00:00:00+00:00", HUGE)),
         ("/api/v1/audit-events/", cursor("-sequence", True)),
         ("/api/v1/audit-events/", "W" * 40 + "=="),
+        ("/api/v1/findings/", "bm90LWEtY3Vyc29y"),  # "not-a-cursor"
+        ("/api/v1/scans/", cursor("-nothing", "2026-01-01T00:00:00+00:00", 1)),
     ],
 )
-def test_a_cursor_made_by_hand_is_400_not_a_database_error(
+def test_a_cursor_made_by_hand_names_no_page_and_no_database_error(
     client_for, admin_user, world, path, token
 ):
-    assert fields_of(client_for(admin_user).get(path, {"cursor": token})) == ["cursor"]
+    response = client_for(admin_user).get(path, {"cursor": token})
+
+    assert response.status_code == 404
+    assert response.json()["type"] == "not-found"
+
+
+def test_a_cursor_pages_in_its_own_order_and_refuses_another(client_for, viewer, world):
+    ScanFactory(policy=world.policy, cluster=world.cluster)
+    client = client_for(viewer)
+    first = client.get("/api/v1/scans/", {"ordering": "created_at", "page_size": 1}).json()
+    token = first["next"].split("cursor=")[1].split("&")[0]
+
+    followed = client.get("/api/v1/scans/", {"cursor": token, "page_size": 1})
+    conflicting = client.get("/api/v1/scans/", {"cursor": token, "ordering": "-created_at"})
+
+    assert followed.status_code == 200
+    assert fields_of(conflicting) == ["ordering"]
 
 
 def test_a_page_number_past_every_row_stays_a_query_the_database_runs(
@@ -248,3 +267,34 @@ def test_a_page_number_past_every_row_stays_a_query_the_database_runs(
     response = client.get("/findings/", {"page": str(HUGE)})
 
     assert response.status_code == 200
+
+
+# --- JSON types ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": 0, "scope": "read"}, "name"),
+        ({"name": "jira", "expires_in_days": "7"}, "expires_in_days"),
+        ({"name": "jira", "expires_in_days": 7.0}, "expires_in_days"),
+        ({"name": "jira", "expires_in_days": True}, "expires_in_days"),
+    ],
+)
+def test_a_body_value_of_another_json_type_is_refused_not_converted(
+    client_for, admin_user, body, field
+):
+    response = client_for(admin_user).post("/api/v1/tokens/", body, format="json")
+
+    assert fields_of(response) == [field]
+
+
+def test_query_values_are_text_and_still_read_as_numbers(client_for, viewer, world):
+    assert client_for(viewer).get("/api/v1/summary/", {"days": "7"}).status_code == 200
+
+
+def test_a_moment_with_an_offset_postgresql_cannot_hold_is_read_in_utc(client_for, admin_user):
+    # ISO 8601 allows -19:31; PostgreSQL's timestamps stop at 15:59 (this was a 500).
+    query = {"since": "5931-11-08T07:45:51-19:31"}
+
+    assert client_for(admin_user).get("/api/v1/audit-events/", query).status_code == 200

@@ -70,11 +70,11 @@ def test_previous_goes_back_to_the_same_rows(client_for, viewer):
     assert back["previous"] is None
 
 
-def test_a_foreign_cursor_is_400(client_for, viewer):
+def test_a_foreign_cursor_names_no_page(client_for, viewer):
     response = client_for(viewer).get("/api/v1/findings/", {"cursor": "bm90LWEtY3Vyc29y"})
 
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "cursor"
+    assert response.status_code == 404
+    assert response.json()["type"] == "not-found"
 
 
 def test_the_list_costs_the_same_queries_for_5_or_50_findings(

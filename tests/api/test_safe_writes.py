@@ -88,7 +88,19 @@ def test_a_stale_if_match_is_412_and_changes_nothing(client_for, admin_user, wes
     for response in (replaced, patched):
         assert response.status_code == 412
         assert response.json()["type"] == "precondition-failed"
+        assert response["ETag"] == changed["ETag"]  # the current version, to redo it on
     assert labels_and_lanes() == ({"region": "us"}, ["fast"])
+
+
+@pytest.mark.django_db
+def test_a_new_object_answers_where_it_lives(client_for, admin_user):
+    response = client_for(admin_user).post(
+        "/api/v1/lanes/", {"metadata": {"name": "slow"}, "spec": {}}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response["Location"] == "/api/v1/lanes/slow/"
+    assert response["ETag"]
 
 
 @pytest.mark.django_db
@@ -230,3 +242,17 @@ def test_two_puts_with_the_same_tag_cannot_both_win(client_for, admin_user, west
 
     assert answers == {"first": 200, "second": 412}
     assert labels_and_lanes() == ({"writer": "first"}, ["fast"])
+
+
+@pytest.mark.django_db
+def test_a_wrong_body_is_a_400_whatever_the_version(client_for, admin_user, west):
+    client = client_for(admin_user)
+    wrong = {"metadata": {}, "spec": {"lanes": "fast", "colour": "red"}}
+
+    stale = client.put(WEST, wrong, format="json", HTTP_IF_MATCH='"stale"')
+    missing = client.put(WEST, wrong, format="json")
+
+    for response in (stale, missing):
+        assert response.status_code == 400
+        assert {e["field"] for e in response.json()["errors"]} == {"spec.lanes", "spec.colour"}
+    assert labels_and_lanes() == ({"region": "eu", "tier": "prod"}, ["fast"])
