@@ -67,4 +67,11 @@ urlpatterns = [
         webhooks.redeliver,
         name="webhook-redeliver",
     ),
+    path("webhooks/<int:pk>/ping", webhooks.ping, name="webhook-ping"),
+    path("webhooks/<int:pk>/rotate-secret", webhooks.rotate_secret, name="webhook-rotate"),
+    path(
+        "webhooks/<int:pk>/deliveries/<uuid:delivery>/",
+        webhooks.delivery_detail,
+        name="webhook-delivery",
+    ),
 ]

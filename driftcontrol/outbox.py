@@ -16,16 +16,24 @@ from django.db import transaction
 from django.utils import timezone
 
 from driftcontrol.models import OutboxEvent
+from driftcontrol.webhooks.events import event_type as catalogued
 
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
 
 def publish(event_type: str, payload: dict[str, Any]) -> OutboxEvent:
-    """Write ``event_type`` (dotted, e.g. "finding.opened") with a JSON payload."""
+    """Write ``event_type`` (dotted, e.g. "finding.opened") with a JSON payload in
+    snake_case (webhook payload version 2; older versions are derived when sent).
+
+    The type must be in the webhook catalogue (driftcontrol.webhooks.events), which holds
+    its schema: an event nobody described is refused here, not discovered by a receiver.
+    """
     if not _EVENT_TYPE.match(event_type):
         raise ValueError(
             f"event type {event_type!r} must be dotted lowercase words, e.g. 'finding.opened'"
         )
+    if not catalogued(event_type).subscribable:
+        raise ValueError(f"{event_type} is sent to one subscription on request, not published")
     body = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
     with transaction.atomic():
         return OutboxEvent.objects.create(event_type=event_type, payload=body)

@@ -1,25 +1,36 @@
 """/api/v1/findings/: the findings ledger, filtered by the dashboard's FindingFilter and
 paged by keyset cursor; triage actions (acknowledge, suppress, reopen) and the link to
-an external ticket, each through drift.services.triage."""
+an external ticket, each through drift.services.triage, one finding at a time or in bulk
+(drift.api.triage).
+
+Incremental sync: `?updated_since=T&ordering=updated_at` pages by (updated_at, id), so no
+finding is skipped or repeated even when thousands share a timestamp, and one changed
+while a client pages moves behind its cursor and comes again on a later page."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
+import django_filters
 from django.conf import settings
-from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from drift.api.triage import (
+    AcknowledgeSerializer,
+    BulkTriageMixin,
+    SuppressSerializer,
+    TicketSerializer,
+    bulk_schemas,
+)
 from drift.filters import FindingFilter, default_findings
 from drift.models import Finding
 from drift.services import triage
-from driftcontrol.api.bounds import text_field
 from driftcontrol.api.errors import documented
+from driftcontrol.api.filters import updated_since_filter
 from driftcontrol.api.pagination import KeysetPagination
 from driftcontrol.api.views import CheckedQueryMixin
 from driftcontrol.exceptions import InvalidTransition
@@ -71,6 +82,7 @@ class FindingSerializer(serializers.ModelSerializer[Finding]):
             "ticket_url",
             "acknowledged_by",
             "acknowledged_at",
+            "updated_at",
             "links",
         ]
         read_only_fields = fields
@@ -104,37 +116,35 @@ class FindingDetailSerializer(FindingSerializer):
         read_only_fields = fields
 
 
-class AcknowledgeSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    comment = text_field(required=False, allow_blank=True, default="")
+class FindingApiFilter(FindingFilter):
+    """The dashboard's filters, and what a sync client needs: changes since a moment, in
+    the order they happened."""
 
-
-class SuppressSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    reason = text_field(help_text="why this drift is accepted for now")
-    until = serializers.DateTimeField(required=False, help_text="when it opens again")
-    days = serializers.IntegerField(
-        required=False, min_value=1, max_value=triage.MAX_SUPPRESSION.days, help_text="or: for"
+    updated_since = updated_since_filter()
+    ordering = django_filters.OrderingFilter(
+        fields=(
+            *(
+                (field, param)
+                for param, field in FindingFilter.base_filters["ordering"].param_map.items()
+            ),
+            ("updated_at", "updated_at"),
+        ),
+        label="Sort",
     )
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("until" in attrs) == ("days" in attrs):
-            raise serializers.ValidationError({"until": ["give either until or days"]})
-        if "days" in attrs:
-            attrs["until"] = timezone.now() + timedelta(days=attrs.pop("days"))
-        return attrs
 
-
-class TicketSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    ticket_id = serializers.CharField(max_length=200, help_text="e.g. OPS-123")
-    url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
-
-
-def _triaged(outcome: triage.Outcome, finding_id: int) -> Finding:
+def _triaged(outcome: triage.Outcome, finding_id: int) -> None:
     if finding_id in outcome.skipped:
         raise InvalidTransition(f"finding #{finding_id} {outcome.skipped[finding_id]}")
-    return outcome.changed[0]
 
 
 _DETAIL = {"responses": FindingDetailSerializer, "tags": ["findings"]}
+
+
+def _example(value: dict[str, Any]) -> OpenApiExample:
+    return OpenApiExample("example", value=value, request_only=True)
+
+
 # The triage actions refuse a finding not in a state they apply to (acknowledging a
 # resolved one, reopening an open one) with 409.
 _TRIAGE = {
@@ -147,22 +157,50 @@ _TRIAGE = {
 
 
 @extend_schema_view(
-    list=extend_schema(tags=["findings"]),
-    retrieve=extend_schema(**_DETAIL),
-    acknowledge=extend_schema(request=AcknowledgeSerializer, **_TRIAGE),
-    suppress=extend_schema(request=SuppressSerializer, **_TRIAGE),
-    reopen=extend_schema(request=None, **_TRIAGE),
-    ticket=extend_schema(request=TicketSerializer, **_DETAIL),
+    list=extend_schema(
+        tags=["findings"],
+        summary="List findings",
+        description=(
+            "The working set (open, acknowledged, suppressed) unless `status`, `ticket` or "
+            "`updated_since` is given. To sync incrementally, ask "
+            "`?updated_since=T&ordering=updated_at` (every status) and follow `next`: a "
+            "finding changed while you page comes again later, none is skipped or repeated. "
+            "`updated_at` moves when the status, severity, triage, ticket or the drift "
+            "itself changes, not when a scan merely sees the same drift again (`last_seen`)."
+        ),
+    ),
+    retrieve=extend_schema(
+        summary="Show a finding",
+        description="One finding, with its drift (`diff`: the paths, the patch, the desired "
+        "and live values) and who made the change (`attribution`), whatever its status.",
+        **_DETAIL,
+    ),
+    acknowledge=extend_schema(
+        summary="Acknowledge a finding",
+        request=AcknowledgeSerializer,
+        examples=[_example({"comment": "Known; fixing in OPS-123"})],
+        **_TRIAGE,
+    ),
+    suppress=extend_schema(summary="Suppress a finding", request=SuppressSerializer, **_TRIAGE),
+    reopen=extend_schema(summary="Reopen a finding", request=None, **_TRIAGE),
+    ticket=extend_schema(
+        summary="Link a ticket to a finding",
+        request=TicketSerializer,
+        examples=[_example({"ticket_id": "OPS-123", "url": "https://tickets.example.com/OPS-123"})],
+        **_DETAIL,
+    ),
+    **bulk_schemas(FindingSerializer),
 )
 class FindingViewSet(
     CheckedQueryMixin,
+    BulkTriageMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet[Finding],
 ):
     queryset = Finding.objects.select_related("cluster", "policy", "acknowledged_by")
     serializer_class = FindingSerializer
-    filterset_class = FindingFilter
+    filterset_class = FindingApiFilter
     pagination_class = KeysetPagination
     keyset_orderings = {
         "last_seen": ("last_seen", "id"),
@@ -172,15 +210,21 @@ class FindingViewSet(
         "name": ("name", "id"),
         "namespace": ("namespace", "name", "id"),
         "occurrences": ("occurrences", "last_seen", "id"),
+        "updated_at": ("updated_at", "id"),
     }
     keyset_default = "-last_seen"
-    triage_actions = ("acknowledge", "suppress", "reopen", "ticket", "unlink_ticket")
+    triage_actions = (
+        *("acknowledge", "suppress", "reopen", "ticket", "unlink_ticket"),
+        *("bulk_acknowledge", "bulk_suppress", "bulk_ticket"),
+    )
+    bulk_finding_serializer = FindingSerializer
     permission_actions = dict.fromkeys(triage_actions, Action.TRIAGE_FINDING)
 
     def filter_defaults(self, params: Any) -> Any:
         # The list opens on the working set, as the dashboard's does; one finding is
-        # found whatever its status, and so is a ticket's every episode (newest first).
-        if self.action != "list" or params.get("ticket"):
+        # found whatever its status, and so is a ticket's every episode (newest first),
+        # and every change since a moment (a sync client must learn of resolutions too).
+        if self.action != "list" or params.get("ticket") or params.get("updated_since"):
             return params
         return default_findings(params)
 
@@ -228,7 +272,12 @@ class FindingViewSet(
         return self._respond(finding.pk)
 
     @ticket.mapping.delete
-    @extend_schema(request=None, responses={200: FindingDetailSerializer}, tags=["findings"])
+    @extend_schema(
+        summary="Unlink a finding's ticket",
+        request=None,
+        responses={200: FindingDetailSerializer},
+        tags=["findings"],
+    )
     def unlink_ticket(self, request: Request, pk: str) -> Response:
         """Remove the ticket link."""
         finding = self.get_object()

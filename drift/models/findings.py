@@ -80,6 +80,10 @@ class Finding(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # When something a client syncs last changed: status, severity, triage, the ticket,
+    # the drift itself. Not when a scan merely sees the same drift again (last_seen moves
+    # alone), so `?updated_since=` hands a sync client real changes only.
+    updated_at = models.DateTimeField(default=timezone.now)
 
     objects = FindingQuerySet.as_manager()
 
@@ -149,6 +153,8 @@ class Finding(models.Model):
             models.Index(
                 fields=["ticket_id"], name="finding_ticket", condition=~models.Q(ticket_id="")
             ),
+            # Incremental sync pages by (updated_at, id) from `?updated_since=`.
+            models.Index(fields=["updated_at", "id"], name="finding_updated"),
         ]
 
     def __str__(self) -> str:

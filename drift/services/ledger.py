@@ -42,7 +42,19 @@ UPDATED_FIELDS = [
     "api_version",
     "source",
     "drift_started_at",
+    "updated_at",
 ]
+# What a sync client sees change (besides status, resolution and triage): a re-sighting
+# that changes none of these moves last_seen without moving updated_at.
+SYNCED_FIELDS = (
+    "severity",
+    "diff",
+    "attribution",
+    "api_version",
+    "source",
+    "policy_id",
+    "drift_started_at",
+)
 
 
 @dataclass
@@ -94,17 +106,19 @@ def record(
     scan: Scan | None = None,
     actor: str = "system:scanner",
     resolve_scope: Iterable[ObjectKey] | None = None,
+    reason: str = "no longer seen",
 ) -> Outcome:
     """Upsert what was observed; resolve this policy's open findings that `known` vouches for.
 
-    ``resolve_scope`` narrows resolution to some objects (a watch event names one).
+    ``resolve_scope`` narrows resolution to some objects (a watch event names one);
+    ``reason`` says why they resolved (a remediation credits itself).
     Retries once when a concurrent writer opened the same finding first.
     """
     observed = list(observations)
     for attempt in (1, 2, 3):
         try:
             with transaction.atomic():
-                return _record(policy, cluster, observed, known, scan, actor, resolve_scope)
+                return _record(policy, cluster, observed, known, scan, actor, resolve_scope, reason)
         except IntegrityError:
             if attempt == 3:
                 raise
@@ -119,6 +133,7 @@ def _record(
     scan: Scan | None,
     actor: str,
     resolve_scope: Iterable[ObjectKey] | None,
+    reason: str,
 ) -> Outcome:
     now = timezone.now()
     outcome = Outcome()
@@ -138,7 +153,7 @@ def _record(
             continue
         if finding.severity != observation.severity:
             outcome.severity_changed.append((finding, finding.severity))
-        _apply(finding, observation, policy, scan, now)
+        _update(finding, observation, policy, scan, now)
         outcome.updated.append(finding)
     outcome.opened = Finding.objects.bulk_create(fresh)
     for finding in outcome.opened:
@@ -162,9 +177,10 @@ def _record(
         key = key_of(finding)
         if (scoped is None or key in scoped) and known(key):
             finding.status, finding.resolved_at = FindingStatus.RESOLVED, now
-            finding.status_reason = "no longer seen"
+            finding.status_reason, finding.updated_at = reason, now
             outcome.resolved.append(finding)
-    Finding.objects.bulk_update(outcome.resolved, ["status", "resolved_at", "status_reason"])
+    resolution = ["status", "resolved_at", "status_reason", "updated_at"]
+    Finding.objects.bulk_update(outcome.resolved, resolution)
     _announce(outcome, policy, cluster, scan, actor)
     return outcome
 
@@ -212,6 +228,7 @@ def _new(
         type=observation.type,
         fingerprint=fp,
         first_seen=now,
+        updated_at=now,
         occurrences=occurrences,
     )
     if previous is not None:
@@ -221,6 +238,20 @@ def _new(
         finding.ticket_id, finding.ticket_url = previous.ticket_id, previous.ticket_url
     _apply(finding, observation, policy, scan, now)
     return finding
+
+
+def _update(
+    finding: Finding,
+    observation: Observation,
+    policy: DriftPolicy,
+    scan: Scan | None,
+    now: datetime,
+) -> None:
+    """An open finding seen again: updated_at moves only when what it says changed."""
+    before = [getattr(finding, name) for name in SYNCED_FIELDS]
+    _apply(finding, observation, policy, scan, now)
+    if [getattr(finding, name) for name in SYNCED_FIELDS] != before:
+        finding.updated_at = now
 
 
 def _apply(
@@ -257,7 +288,7 @@ def _announce(
             "finding.severity_changed",
             {
                 **event_payload(finding),
-                "previousSeverity": before,
+                "previous_severity": before,
                 "escalated": rank(finding.severity) > rank(before),
             },
         )
@@ -287,6 +318,8 @@ def _announce(
 
 
 def event_payload(finding: Finding) -> dict[str, Any]:
+    """A finding event's payload, in webhook payload version 2 (snake_case; the schema is
+    in driftcontrol/webhooks/schemas.py, version 1 is derived from it when sent)."""
     base = settings.BASE_URL.rstrip("/")
     return {
         "finding": {
@@ -296,19 +329,19 @@ def event_payload(finding: Finding) -> dict[str, Any]:
             "status": finding.status,
             "cluster": finding.cluster.name,
             "policy": finding.policy.name if finding.policy else None,
-            "apiVersion": finding.api_version,
+            "api_version": finding.api_version,
             "kind": finding.kind,
             "namespace": finding.namespace,
             "name": finding.name,
             "paths": finding.diff.get("paths", []),
-            "firstSeen": finding.first_seen,
-            "lastSeen": finding.last_seen,
-            "resolvedAt": finding.resolved_at,
+            "first_seen": finding.first_seen,
+            "last_seen": finding.last_seen,
+            "resolved_at": finding.resolved_at,
             "occurrences": finding.occurrences,
             # The earlier episode of this drift (its id), and the ticket carried over.
-            "recurrenceOf": finding.recurrence_of_id,
-            "ticketId": finding.ticket_id,
-            "ticketUrl": finding.ticket_url,
+            "recurrence_of": finding.recurrence_of_id,
+            "ticket_id": finding.ticket_id,
+            "ticket_url": finding.ticket_url,
         },
         "links": {
             "ui": f"{base}/findings/{finding.pk}/",

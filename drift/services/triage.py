@@ -20,12 +20,18 @@ from driftcontrol.exceptions import DomainError, NotFound
 from driftcontrol.permissions import Action, check
 
 MAX_SUPPRESSION = timedelta(days=180)
+ACKNOWLEDGED_FIELDS = ["status", "status_reason", "acknowledged_by", "acknowledged_at"]
+SUPPRESSION_FIELDS = ["status", "status_reason", "suppressed_until", "updated_at"]
 
 
 @dataclass
 class Outcome:
     changed: list[Finding] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)  # finding id -> why
+    # Already as asked (acknowledged again, the same suppression again): nothing written.
+    # Acknowledging or reopening twice is also in `skipped`, as before; a repeated
+    # suppression is not (it answered 200 and still does).
+    unchanged: list[Finding] = field(default_factory=list)
 
 
 def _locked(ids: Iterable[int]) -> list[Finding]:
@@ -40,12 +46,13 @@ def acknowledge(ids: Iterable[int], user: Any, comment: str = "") -> Outcome:
         for finding in _locked(ids):
             if finding.status != FindingStatus.OPEN:
                 outcome.skipped[finding.pk] = f"is {finding.status}"
+                if finding.status == FindingStatus.ACKNOWLEDGED:
+                    outcome.unchanged.append(finding)
                 continue
             finding.status, finding.status_reason = FindingStatus.ACKNOWLEDGED, comment
             finding.acknowledged_by, finding.acknowledged_at = user, timezone.now()
-            finding.save(
-                update_fields=["status", "status_reason", "acknowledged_by", "acknowledged_at"]
-            )
+            finding.updated_at = finding.acknowledged_at
+            finding.save(update_fields=[*ACKNOWLEDGED_FIELDS, "updated_at"])
             audit.record(user, "finding.acknowledged", finding, {"comment": comment})
             outcome.changed.append(finding)
     return outcome
@@ -54,6 +61,27 @@ def acknowledge(ids: Iterable[int], user: Any, comment: str = "") -> Outcome:
 def suppress(ids: Iterable[int], user: Any, reason: str, until: datetime) -> Outcome:
     """Accepted for now: out of the score until ``until``, then open again by itself."""
     check(user, Action.TRIAGE_FINDING)
+    check_suppression(reason, until)
+    outcome = Outcome()
+    with transaction.atomic():
+        for finding in _locked(ids):
+            if finding.status == FindingStatus.RESOLVED:
+                outcome.skipped[finding.pk] = "is resolved"
+                continue
+            asked = (FindingStatus.SUPPRESSED, reason, until)
+            if (finding.status, finding.status_reason, finding.suppressed_until) == asked:
+                outcome.unchanged.append(finding)
+                continue
+            finding.status, finding.status_reason = FindingStatus.SUPPRESSED, reason
+            finding.suppressed_until, finding.updated_at = until, timezone.now()
+            finding.save(update_fields=SUPPRESSION_FIELDS)
+            audit.record(user, "finding.suppressed", finding, {"reason": reason, "until": until})
+            outcome.changed.append(finding)
+    return outcome
+
+
+def check_suppression(reason: str, until: datetime) -> None:
+    """Refuse a suppression without a reason, or one that ends in the past or too late."""
     if not reason.strip():
         raise DomainError("say why: a suppression needs a reason")
     now = timezone.now()
@@ -61,18 +89,6 @@ def suppress(ids: Iterable[int], user: Any, reason: str, until: datetime) -> Out
         raise DomainError("a suppression must end in the future")
     if until - now > MAX_SUPPRESSION:
         raise DomainError(f"a suppression may last at most {MAX_SUPPRESSION.days} days")
-    outcome = Outcome()
-    with transaction.atomic():
-        for finding in _locked(ids):
-            if finding.status == FindingStatus.RESOLVED:
-                outcome.skipped[finding.pk] = "is resolved"
-                continue
-            finding.status, finding.status_reason = FindingStatus.SUPPRESSED, reason
-            finding.suppressed_until = until
-            finding.save(update_fields=["status", "status_reason", "suppressed_until"])
-            audit.record(user, "finding.suppressed", finding, {"reason": reason, "until": until})
-            outcome.changed.append(finding)
-    return outcome
 
 
 def reopen(ids: Iterable[int], user: Any) -> Outcome:
@@ -83,6 +99,8 @@ def reopen(ids: Iterable[int], user: Any) -> Outcome:
         for finding in _locked(ids):
             if finding.status not in (FindingStatus.ACKNOWLEDGED, FindingStatus.SUPPRESSED):
                 outcome.skipped[finding.pk] = f"is {finding.status}"
+                if finding.status == FindingStatus.OPEN:
+                    outcome.unchanged.append(finding)
                 continue
             _reopen(finding)
             audit.record(user, "finding.reopened", finding, {})
@@ -92,7 +110,8 @@ def reopen(ids: Iterable[int], user: Any) -> Outcome:
 
 def _reopen(finding: Finding) -> None:
     finding.status, finding.status_reason, finding.suppressed_until = FindingStatus.OPEN, "", None
-    finding.save(update_fields=["status", "status_reason", "suppressed_until"])
+    finding.updated_at = timezone.now()
+    finding.save(update_fields=SUPPRESSION_FIELDS)
 
 
 def end_expired_suppressions() -> int:
@@ -109,16 +128,23 @@ def end_expired_suppressions() -> int:
 
 
 def link_ticket(finding_id: int, user: Any, ticket_id: str, url: str = "") -> Finding:
+    return set_ticket(finding_id, user, ticket_id, url)[0]
+
+
+def set_ticket(finding_id: int, user: Any, ticket_id: str, url: str = "") -> tuple[Finding, bool]:
+    """Link the ticket; the finding, and whether anything changed (False: linked so already)."""
     check(user, Action.TRIAGE_FINDING)
     if not ticket_id.strip():
         raise DomainError("name the ticket (its id in the ticketing system)")
     with transaction.atomic():
         finding = _one(finding_id)
-        if (finding.ticket_id, finding.ticket_url) != (ticket_id, url):
-            finding.ticket_id, finding.ticket_url = ticket_id[:200], url[:500]
-            finding.save(update_fields=["ticket_id", "ticket_url"])
-            audit.record(user, "finding.ticket_linked", finding, {"ticket": ticket_id, "url": url})
-    return finding
+        if (finding.ticket_id, finding.ticket_url) == (ticket_id, url):
+            return finding, False
+        finding.ticket_id, finding.ticket_url = ticket_id[:200], url[:500]
+        finding.updated_at = timezone.now()
+        finding.save(update_fields=["ticket_id", "ticket_url", "updated_at"])
+        audit.record(user, "finding.ticket_linked", finding, {"ticket": ticket_id, "url": url})
+    return finding, True
 
 
 def unlink_ticket(finding_id: int, user: Any) -> Finding:
@@ -128,7 +154,8 @@ def unlink_ticket(finding_id: int, user: Any) -> Finding:
         if finding.ticket_id or finding.ticket_url:
             before = finding.ticket_id
             finding.ticket_id, finding.ticket_url = "", ""
-            finding.save(update_fields=["ticket_id", "ticket_url"])
+            finding.updated_at = timezone.now()
+            finding.save(update_fields=["ticket_id", "ticket_url", "updated_at"])
             audit.record(user, "finding.ticket_unlinked", finding, {"ticket": before})
     return finding
 

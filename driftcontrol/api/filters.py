@@ -11,6 +11,7 @@ view's own ``query_parameters``, and ``format``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
@@ -24,7 +25,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
-from driftcontrol.api.bounds import MAX_ID
+from driftcontrol.api.bounds import FIRST_DAY, LAST_DAY, MAX_ID, YEARS_PATTERN
 
 # What every boolean widget of django-filter reads the same way; anything else (`maybe`,
 # `yes`, `1` for some widgets) used to leave the list unfiltered without a word.
@@ -43,6 +44,51 @@ class IdFilter(django_filters.NumberFilter):
 
     def get_max_validator(self) -> MaxValueValidator:
         return MaxValueValidator(MAX_ID)
+
+
+class TimestampField(forms.Field):
+    """A moment as ISO 8601 with its UTC offset. Without one it is refused, not read in
+    the server's time zone: a sync client that guesses wrong would skip hours of changes."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise forms.ValidationError(
+                "an ISO 8601 date and time with its UTC offset, e.g. 2026-05-01T12:00:00Z "
+                "(in a URL, send a + offset as %2B: a bare + reads as a space)"
+            )
+        if not FIRST_DAY <= moment.date() <= LAST_DAY:
+            raise forms.ValidationError(f"give a time from {FIRST_DAY} to {LAST_DAY}")
+        # In UTC: ISO 8601 allows offsets to 23:59, PostgreSQL's timestamps to 15:59.
+        return moment.astimezone(UTC)
+
+
+@extend_schema_field({"type": "string", "format": "date-time", "pattern": YEARS_PATTERN})
+class SinceFilter(django_filters.Filter):
+    """Rows whose ``field_name`` is at or after a moment (ISO 8601 with an offset)."""
+
+    field_class = TimestampField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("lookup_expr", "gte")
+        super().__init__(*args, **kwargs)
+
+
+def updated_since_filter() -> SinceFilter:
+    """The incremental-sync filter of a list whose rows carry ``updated_at``."""
+    return SinceFilter(
+        field_name="updated_at",
+        help_text=(
+            "only objects changed at or after this moment (ISO 8601 with a UTC offset, "
+            "e.g. 2026-05-01T12:00:00Z); page with ordering=updated_at"
+        ),
+    )
 
 
 class FilterBackend(DjangoFilterBackend):

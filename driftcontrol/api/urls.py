@@ -14,6 +14,7 @@ from driftcontrol.api.audit import AuditEventViewSet
 from driftcontrol.api.me import MeView
 from driftcontrol.api.tokens import TokenViewSet
 from driftcontrol.api.views import not_found
+from driftcontrol.api.webhook_events import WebhookEventViewSet
 from driftcontrol.api.webhooks import DeliveryViewSet, SubscriptionViewSet
 from driftcontrol.extensions import app_modules
 
@@ -23,6 +24,7 @@ VIEWSETS: list[tuple[str, Any, str]] = [
     ("tokens", TokenViewSet, "token"),
     ("webhooks", SubscriptionViewSet, "webhook"),
     ("webhook-deliveries", DeliveryViewSet, "webhook-delivery"),
+    ("webhook-events", WebhookEventViewSet, "webhook-event"),
     ("audit-events", AuditEventViewSet, "audit-event"),
     *(entry for routes in APP_ROUTES for entry in getattr(routes, "VIEWSETS", [])),
 ]

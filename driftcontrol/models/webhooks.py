@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -12,6 +13,21 @@ from driftcontrol.crypto import SealedTextField
 from driftcontrol.models.outbox import OutboxEvent
 
 
+class PayloadVersion(models.IntegerChoices):
+    CAMEL_CASE = 1, "1 (camelCase, deprecated)"
+    SNAKE_CASE = 2, "2 (snake_case)"
+
+
+class SeverityFloor(models.TextChoices):
+    """The severities, lowest first (drift.models.Severity; a test keeps them equal)."""
+
+    INFO = "info", "Info"
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
 class WebhookSubscription(models.Model):
     """An HTTP endpoint that receives the outbox events it subscribed to, signed."""
 
@@ -19,7 +35,23 @@ class WebhookSubscription(models.Model):
     url = models.URLField(max_length=500)
     # Sealed, not hashed: deliveries sign with it, so it must be readable by the sender.
     secret = SealedTextField(help_text="HMAC-SHA256 signing secret, encrypted; never shown")
+    # The secret a rotation replaced, still signing (beside the new one) until the overlap
+    # ends, so receivers can switch without losing a delivery.
+    previous_secret = SealedTextField(help_text="the secret before the last rotation, sealed")
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     event_types = models.JSONField(default=list, help_text='event types, or ["*"] for all')
+    payload_version = models.PositiveSmallIntegerField(
+        choices=PayloadVersion,
+        default=PayloadVersion.SNAKE_CASE,
+        help_text="1: the deprecated camelCase payloads; 2: snake_case, as the REST API",
+    )
+    # Filters applied at dispatch; empty means any. Names, not foreign keys: a subscription
+    # may name a cluster before it is registered, and outlives one that is removed.
+    clusters = models.JSONField(default=list, blank=True, help_text="cluster names, or empty")
+    lanes = models.JSONField(default=list, blank=True, help_text="lane names, or empty")
+    min_severity = models.CharField(
+        max_length=10, blank=True, choices=SeverityFloor, help_text="the lowest severity sent"
+    )
     active = models.BooleanField(default=True)
     description = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -36,6 +68,14 @@ class WebhookSubscription(models.Model):
 
     def wants(self, event_type: str) -> bool:
         return "*" in self.event_types or event_type in self.event_types
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The sealed secrets deliveries are signed with now: the current one first, then
+        the previous one while its overlap lasts."""
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires is not None and expires > now:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
 
 
 class DeliveryStatus(models.TextChoices):
@@ -67,6 +107,16 @@ class WebhookDelivery(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     response_excerpt = models.CharField(max_length=500, blank=True)
+    # The last attempt as sent and as answered, secrets redacted (webhooks/log.py), so a
+    # failing integration can be debugged from the log alone.
+    payload_version = models.PositiveSmallIntegerField(null=True, blank=True)
+    request_headers = models.JSONField(default=dict, blank=True)
+    request_body = models.TextField(blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.TextField(blank=True)
+    response_truncated = models.BooleanField(
+        default=False, help_text="the response body was longer than the log keeps"
+    )
     # CASCADE, not SET_NULL: nulling it would turn a redelivery into a second "first"
     # delivery of its event and break the constraint below while deleting.
     redelivery_of = models.ForeignKey(

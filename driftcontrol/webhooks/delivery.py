@@ -9,8 +9,6 @@ that dies mid-request leaves the delivery due again, so receivers dedupe by even
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -29,7 +27,11 @@ from django.utils import timezone
 
 from driftcontrol import queue as task_queue
 from driftcontrol.models import DeliveryStatus, OutboxEvent, WebhookDelivery, WebhookSubscription
+from driftcontrol.webhooks import filters
+from driftcontrol.webhooks import log as delivery_log
+from driftcontrol.webhooks.signing import signature
 from driftcontrol.webhooks.targets import Target, TargetRefused, target_of
+from driftcontrol.webhooks.versions import CURRENT, payload_in
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ def _dispatch_batch(batch: int) -> tuple[int, list[Any]]:
         if not events:
             return 0, []
         now = timezone.now()
+        lanes = _lanes_if_asked(subscriptions, events)
         # The retry window counts from the delivery's creation, not from the event's.
         deliveries = [
             WebhookDelivery(
@@ -71,13 +74,23 @@ def _dispatch_batch(batch: int) -> tuple[int, list[Any]]:
             )
             for e in events
             for s in subscriptions
-            if s.wants(e.event_type)
+            if s.wants(e.event_type) and filters.admits(s, e.payload, lanes)
         ]
         WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
         OutboxEvent.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=now)
         ids = [d.pk for d in deliveries]
         transaction.on_commit(lambda: queue(ids))
     return len(events), ids
+
+
+def _lanes_if_asked(
+    subscriptions: list[WebhookSubscription], events: list[OutboxEvent]
+) -> dict[str, set[str]]:
+    """The lanes of the events' clusters, looked up (once a batch) only if a filter asks."""
+    if not any(s.lanes for s in subscriptions):
+        return {}
+    clusters = {filters.cluster_of(e.payload) for e in events}
+    return filters.lanes_by_cluster(c for c in clusters if c is not None)
 
 
 def dispatch(max_batches: int = 25) -> int:
@@ -125,22 +138,17 @@ def queue(delivery_ids: Iterable[Any]) -> None:
 # --- delivery -----------------------------------------------------------------------------
 
 
-def body_of(event: OutboxEvent) -> bytes:
-    """The request body: the event's id, type, time and payload (with its links)."""
+def body_of(event: OutboxEvent, version: int = CURRENT) -> bytes:
+    """The request body: the event's id, type, time, payload version and payload (with
+    its links), the payload shaped as ``version`` asks."""
     document = {
         "id": str(event.id),
         "type": event.event_type,
         "time": event.created_at.isoformat().replace("+00:00", "Z"),
-        "payload": event.payload,
+        "payload_version": version,
+        "payload": payload_in(event.payload, version),
     }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    """The X-DriftControl-Signature value: the time is signed too, so receivers can refuse
-    old requests replayed by someone who captured one."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -153,12 +161,25 @@ def retry_delay(attempts: int) -> timedelta:
 
 @dataclass
 class Attempt:
+    """One attempt's outcome, and what the log keeps of it (already redacted)."""
+
     ok: bool
     status: int | None = None
     duration_ms: int = 0
     error: str = ""
-    excerpt: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
+    request: Sent | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: str = ""
+    truncated: bool = False
+
+
+@dataclass
+class Sent:
+    """The request of an attempt as the log shows it."""
+
+    payload_version: int
+    headers: dict[str, str]
+    body: str
 
 
 def deliver(delivery_id: Any) -> WebhookDelivery | None:
@@ -180,38 +201,63 @@ def deliver(delivery_id: Any) -> WebhookDelivery | None:
     return delivery
 
 
-def send(delivery: WebhookDelivery) -> Attempt:
+def request_of(delivery: WebhookDelivery) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of an attempt at ``delivery``, signed with every secret that
+    signs now (two during a rotation's overlap)."""
     from driftcontrol.crypto import unseal
 
     subscription = delivery.subscription
-    body = body_of(delivery.event)
-    secret = unseal(subscription.secret, f"secret of webhook {subscription.name}")
+    version = subscription.payload_version
+    body = body_of(delivery.event, version)
+    keys = [
+        unseal(sealed, f"secret of webhook {subscription.name}")
+        for sealed in subscription.signing_secrets(timezone.now())
+    ]
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-DriftControl-Event": delivery.event_type,
         "X-DriftControl-Event-Id": str(delivery.event_id),
         "X-DriftControl-Delivery": str(delivery.pk),
-        "X-DriftControl-Signature": signature(secret, int(time.time()), body),
+        "X-DriftControl-Payload-Version": str(version),
+        "X-DriftControl-Signature": signature(keys[0], int(time.time()), body, *keys[1:]),
     }
+    return body, headers
+
+
+def send(delivery: WebhookDelivery) -> Attempt:
+    body, headers = request_of(delivery)
+    sent = Sent(
+        delivery.subscription.payload_version,
+        delivery_log.redacted(headers.items()),
+        body.decode(),
+    )
     try:
-        target = target_of(subscription.url)
+        target = target_of(delivery.subscription.url)
     except TargetRefused as error:
-        return Attempt(False, error=f"refused: {error}")
+        return Attempt(False, error=f"refused: {error}", request=sent)
     started = time.monotonic()
     try:
         response = _post(target, body, headers)
     except (urllib3.exceptions.HTTPError, OSError) as error:
-        return Attempt(False, duration_ms=_ms(started), error=f"{type(error).__name__}: {error}")
-    excerpt = response.read(500, decode_content=True).decode("utf-8", "replace")
+        error_text = f"{type(error).__name__}: {error}"
+        return Attempt(False, duration_ms=_ms(started), error=error_text, request=sent)
+    try:
+        raw = response.read(delivery_log.MAX_RESPONSE_BODY + 1, decode_content=True)
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raw = f"(the response body could not be read: {type(error).__name__})".encode()
     response.release_conn()
+    text, truncated = delivery_log.bounded(raw)
     ok = 200 <= response.status < 300
     return Attempt(
         ok,
         response.status,
         _ms(started),
         "" if ok else f"the receiver answered {response.status}",
-        excerpt,
+        sent,
+        delivery_log.redacted(response.headers.items()),
+        text,
+        truncated,
     )
 
 
@@ -260,8 +306,9 @@ def _finish(delivery: WebhookDelivery, attempt: Attempt, give_up: bool = False) 
     now = timezone.now()
     delivery.response_code = attempt.status
     delivery.duration_ms = attempt.duration_ms
-    delivery.response_excerpt = attempt.excerpt[:500]
+    delivery.response_excerpt = attempt.response_body[:500]
     delivery.last_error = attempt.error[:2000]
+    _log(delivery, attempt)
     if attempt.ok:
         delivery.status, delivery.delivered_at = DeliveryStatus.SUCCEEDED, now
     else:
@@ -272,18 +319,7 @@ def _finish(delivery: WebhookDelivery, attempt: Attempt, give_up: bool = False) 
         else:
             delivery.next_attempt_at = retry_at
     delivery.queued_at = None
-    delivery.save(
-        update_fields=[
-            "status",
-            "delivered_at",
-            "next_attempt_at",
-            "queued_at",
-            "response_code",
-            "duration_ms",
-            "response_excerpt",
-            "last_error",
-        ]
-    )
+    delivery.save(update_fields=[*_OUTCOME_FIELDS, *_LOG_FIELDS])
     if not attempt.ok:
         log.info(
             "webhook delivery %s to %s failed (attempt %s): %s",
@@ -292,3 +328,35 @@ def _finish(delivery: WebhookDelivery, attempt: Attempt, give_up: bool = False) 
             delivery.attempts,
             attempt.error,
         )
+
+
+_OUTCOME_FIELDS = (
+    "status",
+    "delivered_at",
+    "next_attempt_at",
+    "queued_at",
+    "response_code",
+    "duration_ms",
+    "response_excerpt",
+    "last_error",
+)
+_LOG_FIELDS = (
+    "payload_version",
+    "request_headers",
+    "request_body",
+    "response_headers",
+    "response_body",
+    "response_truncated",
+)
+
+
+def _log(delivery: WebhookDelivery, attempt: Attempt) -> None:
+    """Keep the attempt as sent and answered; an attempt that sent nothing keeps what the
+    last one sent, so the log still shows a request."""
+    if attempt.request is not None:
+        delivery.payload_version = attempt.request.payload_version
+        delivery.request_headers = attempt.request.headers
+        delivery.request_body = attempt.request.body
+    delivery.response_headers = attempt.response_headers
+    delivery.response_body = attempt.response_body
+    delivery.response_truncated = attempt.truncated

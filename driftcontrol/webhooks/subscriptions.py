@@ -10,27 +10,17 @@ from django.db import transaction
 from driftcontrol import audit
 from driftcontrol.exceptions import DomainError, NotFound
 from driftcontrol.models import WebhookDelivery, WebhookSubscription
+from driftcontrol.models.webhooks import PayloadVersion, SeverityFloor
 from driftcontrol.permissions import Action, check
 from driftcontrol.webhooks.delivery import queue
+from driftcontrol.webhooks.events import EVENT_TYPES
+from driftcontrol.webhooks.filters import name_problems
 from driftcontrol.webhooks.targets import url_problem
 
-EVENT_TYPES = (
-    "finding.opened",
-    "finding.resolved",
-    "finding.severity_changed",
-    "scan.failed",
-    "remediation.requested",
-    "remediation.approved",
-    "remediation.rejected",
-    "remediation.succeeded",
-    "remediation.failed",
-    "remediation.rolled_back",
-    "remediation.expired",
-    "remediation.cancelled",
-    "remediation.alert",
-)
 ALL_EVENTS = "*"
 MIN_SECRET_LENGTH = 16
+# What a subscription may set besides its name, URL, events, secret, state and description.
+FILTERS = ("payload_version", "clusters", "lanes", "min_severity")
 
 
 class InvalidSubscription(DomainError):
@@ -79,6 +69,21 @@ def _problems(
     return problems
 
 
+def _filter_problems(changes: dict[str, Any]) -> dict[str, list[str]]:
+    """What is wrong with the payload version and filters among ``changes``."""
+    problems: dict[str, list[str]] = {}
+    for field, what in (("clusters", "cluster"), ("lanes", "lane")):
+        if field in changes and (found := name_problems(changes[field], what)):
+            problems[field] = found
+    version = changes.get("payload_version")
+    if version is not None and version not in PayloadVersion.values:
+        problems["payload_version"] = [f"use one of {', '.join(map(str, PayloadVersion.values))}"]
+    floor = changes.get("min_severity")
+    if floor is not None and floor != "" and floor not in SeverityFloor.values:
+        problems["min_severity"] = [f"use one of {', '.join(SeverityFloor.values)}, or empty"]
+    return problems
+
+
 def may_manage(actor: Any) -> None:
     if not isinstance(actor, str):  # a "cli:..." actor is someone with a shell on the server
         check(actor, Action.MANAGE_WEBHOOKS)
@@ -92,17 +97,25 @@ def subscribe(
     secret: str | None = None,
     active: bool = True,
     description: str = "",
+    **options: Any,
 ) -> tuple[WebhookSubscription, str]:
-    """Create a subscription; returns it and its secret (generated when none is given)."""
+    """Create a subscription; returns it and its secret (generated when none is given).
+    ``options``: payload_version (2 unless asked), clusters, lanes, min_severity."""
     from driftcontrol.crypto import seal
 
     may_manage(actor)
-    problems = _problems(name, url, event_types, secret, description)
+    unknown = set(options) - set(FILTERS)
+    if unknown:
+        raise DomainError(f"cannot set {', '.join(sorted(unknown))}")
+    problems = _problems(name, url, event_types, secret, description) | _filter_problems(options)
     if WebhookSubscription.objects.filter(name=name).exists():
         problems.setdefault("name", []).append(f"a subscription named {name!r} exists")
     if problems:
         raise InvalidSubscription(problems)
     secret = secret or secrets.token_urlsafe(32)
+    for key in ("clusters", "lanes"):
+        if key in options:
+            options[key] = sorted(set(options[key]))
     with transaction.atomic():
         subscription = WebhookSubscription.objects.create(
             name=name.strip(),
@@ -112,22 +125,28 @@ def subscribe(
             active=active,
             description=description,
             created_by=None if isinstance(actor, str) else actor,
+            **options,
         )
         audit.record(
             actor,
             "webhook.created",
             subscription,
-            {"url": url, "eventTypes": subscription.event_types, "active": active},
+            {
+                "url": url,
+                "eventTypes": subscription.event_types,
+                "active": active,
+                **{key: getattr(subscription, key) for key in FILTERS},
+            },
         )
     return subscription, secret
 
 
 def update(actor: Any, subscription_id: int, **changes: Any) -> WebhookSubscription:
-    """Change name, url, event_types, secret, active or description (audited)."""
-    from driftcontrol.crypto import seal, unseal
-
+    """Change name, url, event_types, secret, active, description, payload_version or a
+    filter (audited). A secret given here replaces the current one at once and ends any
+    rotation's overlap; `rotation.rotate` is the way to change it without a gap."""
     may_manage(actor)
-    allowed = {"name", "url", "event_types", "secret", "active", "description"}
+    allowed = {"name", "url", "event_types", "secret", "active", "description", *FILTERS}
     unknown = set(changes) - allowed
     if unknown:
         raise DomainError(f"cannot change {', '.join(sorted(unknown))}")
@@ -137,42 +156,51 @@ def update(actor: Any, subscription_id: int, **changes: Any) -> WebhookSubscript
         changes.get("event_types"),
         changes.get("secret"),
         changes.get("description"),
-    )
+    ) | _filter_problems(changes)
     with transaction.atomic():
-        subscription = _locked(subscription_id)
+        subscription = locked(subscription_id)
         name = changes.get("name")
         others = WebhookSubscription.objects.exclude(pk=subscription.pk)
         if name and others.filter(name=name).exists():
             problems.setdefault("name", []).append(f"a subscription named {name!r} exists")
         if problems:
             raise InvalidSubscription(problems)
-        changed = []
-        for key, value in changes.items():
-            if key == "secret":
-                if value and unseal(subscription.secret) != value:
-                    subscription.secret = seal(value)
-                    changed.append(key)
-                continue
-            if key == "event_types":
-                value = sorted(set(value))
-            if getattr(subscription, key) != value:
-                setattr(subscription, key, value)
-                changed.append(key)
+        changed = _apply(subscription, changes)
         if changed:
             subscription.save()
             audit.record(actor, "webhook.updated", subscription, {"changed": sorted(changed)})
     return subscription
 
 
+def _apply(subscription: WebhookSubscription, changes: dict[str, Any]) -> list[str]:
+    """Set what differs; the names of the fields changed."""
+    from driftcontrol.crypto import seal, unseal
+
+    changed = []
+    for key, value in changes.items():
+        if key == "secret":
+            if value and unseal(subscription.secret) != value:
+                subscription.secret = seal(value)
+                subscription.previous_secret, subscription.previous_secret_expires_at = "", None
+                changed.append(key)
+            continue
+        if key in ("event_types", "clusters", "lanes"):
+            value = sorted(set(value))
+        if getattr(subscription, key) != value:
+            setattr(subscription, key, value)
+            changed.append(key)
+    return changed
+
+
 def delete(actor: Any, subscription_id: int) -> None:
     may_manage(actor)
     with transaction.atomic():
-        subscription = _locked(subscription_id)
+        subscription = locked(subscription_id)
         audit.record(actor, "webhook.deleted", subscription, {"url": subscription.url})
         subscription.delete()
 
 
-def _locked(subscription_id: int) -> WebhookSubscription:
+def locked(subscription_id: int) -> WebhookSubscription:
     found = WebhookSubscription.objects.select_for_update().filter(pk=subscription_id).first()
     if found is None:
         raise NotFound(f"no webhook subscription #{subscription_id}")

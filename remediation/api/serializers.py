@@ -18,7 +18,16 @@ class ApprovalSerializer(serializers.ModelSerializer[Approval]):
 
     class Meta:
         model = Approval
-        fields = ["id", "request", "approver", "decision", "comment", "plan_version", "created_at"]
+        fields = [
+            "id",
+            "request",
+            "approver",
+            "decision",
+            "comment",
+            "plan_version",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 

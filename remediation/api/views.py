@@ -11,7 +11,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from drift.models import Finding, RemediationStrategy
 from driftcontrol.api.errors import documented
-from driftcontrol.api.filters import IdFilter
+from driftcontrol.api.filters import IdFilter, updated_since_filter
 from driftcontrol.api.idempotency import idempotent
 from driftcontrol.api.pagination import KeysetPagination
 from driftcontrol.api.views import CheckedQueryMixin
@@ -50,6 +50,7 @@ class RemediationFilter(django_filters.FilterSet):
     strategy = django_filters.ChoiceFilter(choices=RemediationStrategy.choices)
     requested_by = django_filters.CharFilter(field_name="requested_by__username")
     finding = IdFilter(field_name="findings__id", distinct=True)
+    updated_since = updated_since_filter()
 
     class Meta:
         model = RemediationRequest
@@ -73,16 +74,50 @@ _DECISION = {
 
 
 @extend_schema_view(
-    list=extend_schema(tags=["remediations"]),
-    retrieve=extend_schema(**_DETAIL),
-    create=extend_schema(
-        request=RemediationCreateSerializer,
-        responses={201: RemediationDetailSerializer},
+    list=extend_schema(
+        summary="List remediation requests",
+        description="Requests to put drift right, newest first; `?updated_since=T&"
+        "ordering=updated_at` pages through every change since a moment.",
         tags=["remediations"],
     ),
-    approve=extend_schema(request=DecisionSerializer, **_DECISION),
-    reject=extend_schema(request=RejectionSerializer, **_DECISION),
-    cancel=extend_schema(request=DecisionSerializer, **_DECISION),
+    retrieve=extend_schema(
+        summary="Show a remediation request",
+        description="One request: its plan (`steps`, each a change to one object), its "
+        "approvals so far and how many it needs, and its execution's outcome.",
+        **_DETAIL,
+    ),
+    create=extend_schema(
+        summary="Request a remediation",
+        description="Plan how to put findings of one cluster right (`strategy`: sync from "
+        "Git, roll back, or only alert) and ask for approval; `Location` is the new "
+        "request. Send an `Idempotency-Key`: a retry then returns the first answer.",
+        request=RemediationCreateSerializer,
+        responses={201: RemediationDetailSerializer},
+        examples=[
+            OpenApiExample(
+                "sync one finding from Git",
+                value={"findings": [42], "strategy": "sync", "reason": "OPS-123: restore"},
+                request_only=True,
+            )
+        ],
+        tags=["remediations"],
+    ),
+    approve=extend_schema(
+        summary="Approve a remediation request",
+        request=DecisionSerializer,
+        examples=[
+            OpenApiExample(
+                "approve", value={"comment": "Checked the plan; go ahead"}, request_only=True
+            )
+        ],
+        **_DECISION,
+    ),
+    reject=extend_schema(
+        summary="Reject a remediation request", request=RejectionSerializer, **_DECISION
+    ),
+    cancel=extend_schema(
+        summary="Cancel a remediation request", request=DecisionSerializer, **_DECISION
+    ),
 )
 class RemediationViewSet(
     CheckedQueryMixin,
@@ -93,7 +128,8 @@ class RemediationViewSet(
     serializer_class = RemediationSerializer
     filterset_class = RemediationFilter
     pagination_class = KeysetPagination
-    keyset_orderings = {"created_at": ("created_at", "id")}
+    # updated_at: incremental sync (`?updated_since=T&ordering=updated_at`), tie-broken by id.
+    keyset_orderings = {"created_at": ("created_at", "id"), "updated_at": ("updated_at", "id")}
     keyset_default = "-created_at"
     permission_actions = {
         "create": Action.REQUEST_REMEDIATION,
@@ -179,6 +215,7 @@ class ApprovalFilter(django_filters.FilterSet):
     request = IdFilter(field_name="request_id")
     approver = django_filters.CharFilter(field_name="approver__username")
     decision = django_filters.ChoiceFilter(choices=Decision.choices)
+    updated_since = updated_since_filter()
 
     class Meta:
         model = Approval
@@ -186,7 +223,18 @@ class ApprovalFilter(django_filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(tags=["remediations"]), retrieve=extend_schema(tags=["remediations"])
+    list=extend_schema(
+        summary="List approvals",
+        description="Every decision recorded on a request (one per approver and plan), "
+        "newest first, by request, approver or decision.",
+        tags=["remediations"],
+    ),
+    retrieve=extend_schema(
+        summary="Show an approval",
+        description="One decision: who approved or rejected which request, when, with "
+        "what comment.",
+        tags=["remediations"],
+    ),
 )
 class ApprovalViewSet(
     CheckedQueryMixin,
@@ -200,5 +248,6 @@ class ApprovalViewSet(
     serializer_class = ApprovalSerializer
     filterset_class = ApprovalFilter
     pagination_class = KeysetPagination
-    keyset_orderings = {"created_at": ("created_at", "id")}
+    # updated_at: incremental sync (`?updated_since=T&ordering=updated_at`), tie-broken by id.
+    keyset_orderings = {"created_at": ("created_at", "id"), "updated_at": ("updated_at", "id")}
     keyset_default = "-created_at"

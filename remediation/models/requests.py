@@ -109,6 +109,9 @@ class RemediationRequest(models.Model):
         default=dict, blank=True, help_text="per-object outcome and verification"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When something a client syncs last changed: status, plan, a decision, the outcome.
+    # Writes that bypass save() (conditional UPDATEs) set it themselves; renewing the
+    # executor's lease does not.
     updated_at = models.DateTimeField(auto_now=True)
     expires_at = models.DateTimeField(default=default_expiry)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -123,6 +126,8 @@ class RemediationRequest(models.Model):
             models.Index(fields=["status", "lease_until"]),
             models.Index(fields=["cluster", "status", "-created_at"]),
             models.Index(fields=["-created_at"]),
+            # Incremental sync pages by (updated_at, id) from `?updated_since=`.
+            models.Index(fields=["updated_at", "id"], name="remediation_updated"),
         ]
 
     def __str__(self) -> str:
@@ -146,9 +151,13 @@ class Approval(models.Model):
     comment = models.TextField(blank=True)
     plan_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A decision is never changed, so this is its creation time; it is here so approvals
+    # sync like findings and requests (`?updated_since=`, `ordering=updated_at`).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at"]
+        indexes = [models.Index(fields=["updated_at", "id"], name="approval_updated")]
         constraints = [
             # One decision per approver on each plan; a re-planned request asks again.
             models.UniqueConstraint(

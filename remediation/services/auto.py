@@ -105,7 +105,7 @@ def _alert_flapping(policy: DriftPolicy, finding: Finding, digest: str) -> int:
     )
     # The alert itself is high severity, whatever the drift's own severity.
     request.severity = "high" if finding.severity in ("info", "low", "medium") else finding.severity
-    request.save(update_fields=["severity"])
+    request.save(update_fields=["severity", "updated_at"])
     return request.pk
 
 

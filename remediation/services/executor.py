@@ -90,6 +90,7 @@ def _claim(request_id: int, now: Any) -> bool:
         ).update(
             status=RequestStatus.EXECUTING,
             lease_until=now + lease(),
+            updated_at=now,
             started_at=Coalesce(F("started_at"), now),
             executions=F("executions") + 1,
         )

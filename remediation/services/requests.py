@@ -178,6 +178,8 @@ def approve(request_id: int, user: Any, comment: str = "") -> RemediationRequest
         ).count()
         if given >= request.approvals_required:
             mark_approved(request, f"{given} of {request.approvals_required} approval(s)")
+        else:  # the request's approvals changed: a sync client reads them again
+            request.save(update_fields=["updated_at"])
     return request
 
 

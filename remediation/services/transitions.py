@@ -23,7 +23,8 @@ EXECUTE = "remediation.execute"
 
 
 def payload(request: RemediationRequest, **extra: Any) -> dict[str, Any]:
-    """The outbox payload of a request event: who, what, where, and links to it."""
+    """The outbox payload of a request event: who, what, where, and links to it, in webhook
+    payload version 2 (snake_case; the schema is in driftcontrol/webhooks/schemas.py)."""
     base = settings.BASE_URL.rstrip("/")
     return {
         "request": {
@@ -34,10 +35,10 @@ def payload(request: RemediationRequest, **extra: Any) -> dict[str, Any]:
             "cluster": request.cluster.name,
             "policy": request.policy.name if request.policy else None,
             "trigger": request.trigger,
-            "planVersion": request.plan_version,
+            "plan_version": request.plan_version,
             "findings": list(request.findings.values_list("pk", flat=True)),
-            "approvalsRequired": request.approvals_required,
-            "requestedBy": request.requested_by.get_username()
+            "approvals_required": request.approvals_required,
+            "requested_by": request.requested_by.get_username()
             if request.requested_by
             else "system",
         },
@@ -65,11 +66,13 @@ def mark_approved(request: RemediationRequest, why: str) -> None:
 def finish(request: RemediationRequest, status: str, reason: str, result: dict[str, Any]) -> None:
     """End an execution: the final status, why, the outcome; the lease is given up."""
     with transaction.atomic():
+        now = timezone.now()
         RemediationRequest.objects.filter(pk=request.pk).update(
             status=status,
             status_reason=reason[:2000],
             result=result,
-            finished_at=timezone.now(),
+            finished_at=now,
+            updated_at=now,
             lease_until=None,
         )
         request.refresh_from_db()

@@ -75,4 +75,5 @@ def resolve_findings(request: RemediationRequest, steps: list[RemediationStep]) 
         known=lambda key: key in keys,
         actor="system:remediation",
         resolve_scope=keys,
+        reason=f"remediated by request #{request.pk} ({request.strategy}), verified on the cluster",
     )

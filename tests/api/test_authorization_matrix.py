@@ -38,6 +38,10 @@ TABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("webhook-delivery-list", "GET"): (AD, ADM),
     ("webhook-delivery-detail", "GET"): (AD, ADM),
     ("webhook-delivery-redeliver", "POST"): (AD, ADM),
+    ("webhook-ping", "POST"): (AD, ADM),
+    ("webhook-rotate", "POST"): (AD, ADM),
+    ("webhook-event-list", "GET"): (V, R),
+    ("webhook-event-detail", "GET"): (V, R),
     ("audit-event-list", "GET"): (V, R),
     ("audit-event-detail", "GET"): (V, R),
     ("summary", "GET"): (V, R),
@@ -72,6 +76,9 @@ TABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("finding-reopen", "POST"): (OP, W),
     ("finding-ticket", "POST"): (OP, W),
     ("finding-ticket", "DELETE"): (OP, W),
+    ("finding-bulk-acknowledge", "POST"): (OP, W),
+    ("finding-bulk-suppress", "POST"): (OP, W),
+    ("finding-bulk-ticket", "POST"): (OP, W),
     ("remediation-list", "GET"): (V, R),
     ("remediation-list", "POST"): (OP, W),
     ("remediation-detail", "GET"): (V, R),
@@ -127,6 +134,7 @@ def url_of(name: str, world: World) -> str:
         "token": {"pk": world.token.pk},
         "webhook": {"pk": world.subscription.pk},
         "webhook-delivery": {"pk": world.delivery.pk},
+        "webhook-event": {"type": "finding.opened"},
         "audit-event": {"sequence": world.audit_event.sequence},
         "lane": {"name": world.lane.name},
         "cluster": {"name": world.cluster.name},
@@ -137,7 +145,7 @@ def url_of(name: str, world: World) -> str:
         "remediation": {"pk": world.request.pk},
         "approval": {"pk": world.approval.pk},
     }
-    if name.endswith("-list") or name in ("me", "summary", "trends"):
+    if name.endswith("-list") or name in ("me", "summary", "trends") or "-bulk-" in name:
         return reverse(f"api:{name}")
     resource = base if base in keys else name.rsplit("-", 1)[0]
     return reverse(f"api:{name}", kwargs=keys[resource])
@@ -167,6 +175,9 @@ def body_of(name: str, method: str, world: World) -> dict[str, Any]:
         ("scan-list", "POST"): {"policy": "shop", "cluster": "east"},
         ("finding-suppress", "POST"): {"reason": "known", "days": 3},
         ("finding-ticket", "POST"): {"ticket_id": "OPS-1"},
+        ("finding-bulk-acknowledge", "POST"): {"ids": [world.finding.pk]},
+        ("finding-bulk-suppress", "POST"): {"ids": [world.finding.pk], "reason": "k", "days": 3},
+        ("finding-bulk-ticket", "POST"): {"ids": [world.finding.pk], "ticket_id": "OPS-1"},
         ("remediation-list", "POST"): {"findings": [world.finding.pk], "strategy": "alert"},
         ("remediation-reject", "POST"): {"comment": "not now"},
     }

@@ -26,9 +26,9 @@ def unknown(response) -> dict[str, str]:
 def test_an_unknown_filter_is_400_naming_it_and_the_accepted_ones(client_for, viewer):
     FindingFactory()
 
-    response = client_for(viewer).get("/api/v1/findings/", {"updated_since": "2025-01-01"})
+    response = client_for(viewer).get("/api/v1/findings/", {"changed_since": "2025-01-01"})
 
-    detail = unknown(response)["updated_since"]
+    detail = unknown(response)["changed_since"]
     assert detail.startswith("unknown query parameter")
     for accepted in ("cluster", "cursor", "ordering", "page_size", "status"):
         assert accepted in detail

@@ -107,25 +107,25 @@ def test_it_opens_a_finding_for_an_object_seen_drifting(
     assert finding.diff == {"paths": ["/spec/replicas"]}
     assert events("finding.opened") == [as_stored(event_payload(finding))]
     payload = events("finding.opened")[0]
-    assert payload["finding"] | {"firstSeen": None, "lastSeen": None} == {
+    assert payload["finding"] | {"first_seen": None, "last_seen": None} == {
         "id": finding.pk,
         "type": "modified",
         "severity": "high",
         "status": "open",
         "cluster": "prod-eu",
         "policy": "shop",
-        "apiVersion": "apps/v1",
+        "api_version": "apps/v1",
         "kind": "Deployment",
         "namespace": "shop",
         "name": "web",
         "paths": ["/spec/replicas"],
-        "firstSeen": None,
-        "lastSeen": None,
-        "resolvedAt": None,
+        "first_seen": None,
+        "last_seen": None,
+        "resolved_at": None,
         "occurrences": 1,
-        "recurrenceOf": None,
-        "ticketId": "",
-        "ticketUrl": "",
+        "recurrence_of": None,
+        "ticket_id": "",
+        "ticket_url": "",
     }
     assert payload["links"] == {
         "ui": f"https://drift.example.com/findings/{finding.pk}/",
@@ -218,7 +218,8 @@ def test_a_severity_change_is_published_with_the_previous_severity(
     assert finding.severity == "low"
     assert [(f.pk, before) for f, before in outcome.severity_changed] == [(finding.pk, "critical")]
     changes = events("finding.severity_changed")
-    assert [(c["finding"]["severity"], c["previousSeverity"], c["escalated"]) for c in changes] == [
+    told = [(c["finding"]["severity"], c["previous_severity"], c["escalated"]) for c in changes]
+    assert told == [
         ("critical", "high", True),
         ("low", "critical", False),
     ]
@@ -278,7 +279,7 @@ def test_it_resolves_a_finding_when_the_object_is_clean_again(
     assert [(e["finding"]["id"], e["finding"]["status"]) for e in resolved] == [
         (api.pk, "resolved")
     ]
-    assert resolved[0]["finding"]["resolvedAt"] is not None
+    assert resolved[0]["finding"]["resolved_at"] is not None
     assert AuditEvent.objects.order_by("-sequence").first().data["resolved"] == [api.pk]
 
 

@@ -82,9 +82,9 @@ def test_the_opened_event_and_the_audit_trail_name_the_earlier_finding_and_ticke
     again = ledger.record(policy, cluster, [seen()], everything).opened[0]
 
     first_event, second_event = opened_events()
-    assert (first_event["recurrenceOf"], first_event["ticketId"]) == (None, "")
-    assert (second_event["id"], second_event["recurrenceOf"]) == (again.pk, ticketed.pk)
-    assert (second_event["ticketId"], second_event["ticketUrl"]) == ("OPS-123", TICKET_URL)
+    assert (first_event["recurrence_of"], first_event["ticket_id"]) == (None, "")
+    assert (second_event["id"], second_event["recurrence_of"]) == (again.pk, ticketed.pk)
+    assert (second_event["ticket_id"], second_event["ticket_url"]) == ("OPS-123", TICKET_URL)
     recorded = AuditEvent.objects.filter(action="findings.recorded").order_by("-sequence")[0]
     assert recorded.data["recurrences"] == [
         {"finding": again.pk, "recurrenceOf": ticketed.pk, "ticketId": "OPS-123"}

@@ -93,6 +93,10 @@ def test_a_sync_of_ordinary_manifests_from_the_command_line(
     assert request.status == RequestStatus.SUCCEEDED, (request.status_reason, request.result)
     assert as_declared(devcluster, kube_namespace)
     assert {f.status for f in policy.findings.all()} == {FindingStatus.RESOLVED}
+    # The remediation is credited on each finding, not a plain "no longer seen".
+    assert {f.status_reason for f in policy.findings.all()} == {
+        f"remediated by request #{request.pk} (sync), verified on the cluster"
+    }
     scan(policy, scanner_cluster)
     assert not policy.findings.open().exists()
     assert checkout_repo.git("rev-parse", "HEAD") == before  # Git was never adapted

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from drift import kube
 from drift.engine.normalize import ObjectKey
@@ -149,9 +150,9 @@ class Rollback(Strategy):
             finish(request, RequestStatus.SUCCEEDED, "restored and verified", {"verified": True})
             if request.rollback_of_id is not None:
                 RemediationRequest.objects.filter(pk=request.rollback_of_id).update(
-                    status=RequestStatus.ROLLED_BACK, status_reason=why
+                    status=RequestStatus.ROLLED_BACK, status_reason=why, updated_at=timezone.now()
                 )
-            publish("remediation.rolled_back", payload(request, rollbackOf=request.rollback_of_id))
+            publish("remediation.rolled_back", payload(request, rollback_of=request.rollback_of_id))
 
 
 def restorable(snapshot: ObjectSnapshot, live: dict[str, Any] | None) -> dict[str, Any]:
