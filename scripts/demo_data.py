@@ -269,11 +269,13 @@ def seed() -> None:
     from drift.models import Cluster, DriftPolicy
     from drift.services import analytics, clusters, scanning
 
+    # Every run, not only the first: after a restart of the machine the story needs west
+    # as much as east (scripts/demo starts east).
+    subprocess.run([DEVCLUSTER, "start", "--name", "west"], check=True)
     marker = Path(settings.VAR_DIR) / "demo-seeded"
     if marker.exists() and Cluster.objects.filter(name="west").exists():
         say("demo data already in place (delete var/ to start over)")
         return
-    subprocess.run([DEVCLUSTER, "start", "--name", "west"], check=True)
     say("creating the shop's Git repository and deploying it to east and west")
     repository = make_repository(demo_repositories() / "deploy")
     namespace = repository.parent / "namespace.yaml"

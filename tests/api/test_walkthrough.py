@@ -1,156 +1,306 @@
-"""docs/integrations.md, executed: its curl and manage.py steps run with bash against a
-live server, a real Kubernetes API server and a real webhook receiver, and the webhooks
-it promises arrive, signed as its Python snippet checks."""
+"""docs/integrations.md, run as printed on `make demo`.
+
+scripts/demo starts as `make demo` starts it, as real processes (web, worker, beat and the
+watcher, SQLite and the file broker under its var dir, its local API servers `east` and
+`west`); then every marked step of the page runs with bash, the webhook receiver it starts
+in "another terminal" included, and the webhooks it promises arrive, signed as its Python
+snippet checks.
+
+The test sets only what the page tells the reader to set, and the demo's own knobs, which
+the reader's shell shares with the demo: DEMO_PORT, DRIFTCONTROL_VAR_DIR and
+DEVCLUSTER_STATE_DIR give this run its own port, state and API servers, so a demo someone
+runs on this machine is left alone. The page's setup step runs verbatim; DRIFT and
+RECEIVER_URL then get this run's ports instead of the demo's 8000 and 8001.
+"""
 
 from __future__ import annotations
 
+import ast
+import json
 import os
+import random
+import signal
+import socket
+import subprocess
 import sys
-import threading
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from django.db import connection
 
-from drift.models import Scan
-from driftcontrol import webhooks
-from remediation import services
-from remediation.models import RemediationRequest
 from tests.api import doc_steps
-from tests.celery_worker import _database_url
-from tests.integration.conftest import apply_shop
 
-pytestmark = [pytest.mark.kube, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "a-long-random-string-you-share-with-the-receiver"
+DEVCLUSTER = str(ROOT / "scripts" / "devcluster")
 
 
-def in_thread(work):
-    """What a worker would do with a queued task, in a thread with its own connection."""
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
-    def start(object_id: int) -> None:
-        def run() -> None:
-            try:
-                work(object_id)
-            finally:
-                connection.close()
 
-        threading.Thread(target=run, daemon=True).start()
+def free_port_block(size: int = 4) -> int:
+    """A base port P with P..P+size-1 free (a local API server uses four)."""
+    for _ in range(100):
+        base = random.randrange(20000, 32000, 10)
+        if all(_is_free(port) for port in range(base, base + size)):
+            return base
+    raise AssertionError("no free block of ports")
 
-    return start
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what}"
+        time.sleep(0.3)
+    return result
 
 
 @pytest.fixture
-def workers(tasks):
-    from drift.services import scanning
+def shell(tmp_path: Path) -> dict[str, str]:
+    """The reader's shell: this machine's environment without the test suite's settings
+    (its DATABASE_URL, SECRET_KEY, DEBUG, ...; the demo runs on its own defaults), plus the
+    demo's knobs. Where the tools are (the build cache, kustomize) stays."""
+    from driftcontrol import env as settings
 
-    tasks.run("scans.run", in_thread(scanning.run))
-    tasks.run("remediation.execute", in_thread(services.execute))
-    tasks.run("webhooks.deliver", webhooks.deliver)
-
-
-def wait_until(condition, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-
-
-def beat_dispatch(receiver, count: int):
-    """The periodic task, run as beat would run it, until the receiver has ``count``."""
-    wait_until(lambda: webhooks.dispatch() >= 0 and len(receiver.requests) >= count, 30)
-    return receiver.requests
-
-
-def test_the_ticketing_walkthrough(
-    live_server,
-    settings,
-    workers,
-    receiver,
-    private_targets,
-    devcluster,
-    shop_repo,
-    shop_policy,
-    scanner_cluster,
-    kube_namespace,
-):
-    from tests.factories import UserFactory
-
-    UserFactory(username="ada", role="admin")
-    UserFactory(username="anna", role="approver")
-    settings.BASE_URL = live_server.url
-    apply_shop(devcluster, shop_repo, kube_namespace)
-    steps = doc_steps.steps()
-    verify = doc_steps.verify_function()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "DATABASE_URL": _database_url(),
-        "DRIFT": live_server.url,
-        "RECEIVER_URL": receiver.url,
-        "WEBHOOK_SECRET": SECRET,
-        "POLICY": shop_policy.name,
-        "CLUSTER": scanner_cluster.name,
+    suite_only = set(settings.KNOWN) - {"DRIFTCONTROL_CACHE", "DRIFTCONTROL_KUSTOMIZE"}
+    suite_only |= {"DJANGO_SETTINGS_MODULE", "KUBECONFIG"}
+    inherited = {name: value for name, value in os.environ.items() if name not in suite_only}
+    return {
+        **inherited,
+        "DEMO_PORT": str(free_port()),
+        "DRIFTCONTROL_VAR_DIR": str(tmp_path / "var"),
+        "DEVCLUSTER_STATE_DIR": str(tmp_path / "clusters"),
+        # The one departure from `make demo`: static files served uncollected, since
+        # hashing and compressing them takes a minute and the walkthrough opens no page.
+        "STATIC_MANIFEST": "0",
     }
 
-    _, env = doc_steps.run(steps["tokens"], env, ROOT)
-    subscription, env = doc_steps.run(steps["subscribe"], env, ROOT)
-    assert subscription["name"] == "jira" and subscription["active"]
 
-    # Someone edits the cluster by hand; the integration asks for a scan.
-    devcluster.kubectl(
-        "set", "image", "-n", kube_namespace, "deployment/web", "web=evil.example/web:6.6.6"
-    )
-    scan, env = doc_steps.run(steps["scan"], env, ROOT)
-    wait_until(lambda: Scan.objects.get(pk=scan["id"]).finished_at is not None)
-    assert Scan.objects.get(pk=scan["id"]).status == "succeeded"
-
-    beat_dispatch(receiver, 1)
-    opened = [r for r in receiver.requests if r.json()["type"] == "finding.opened"]
-    web = next(r for r in opened if r.json()["payload"]["finding"]["name"] == "web")
-    assert verify(SECRET, web.headers["X-DriftControl-Signature"], web.body)
-    assert not verify("not-the-secret", web.headers["X-DriftControl-Signature"], web.body)
-    finding = web.json()["payload"]["finding"]
-    assert web.json()["payload"]["links"]["api"] == (
-        f"{live_server.url}/api/v1/findings/{finding['id']}/"
-    )
-    env["FINDING"] = str(finding["id"])
-
-    linked, env = doc_steps.run(steps["link-ticket"], env, ROOT)
-    assert linked["ticket_id"] == "OPS-123"
-
-    requested, env = doc_steps.run(steps["request-remediation"], env, ROOT)
-    assert requested["status"] == "pending" and requested["findings"] == [finding["id"]]
-    assert requested["steps"][0]["changes"]
-    retried, env = doc_steps.run(steps["request-remediation"], env, ROOT)
-    assert retried["id"] == requested["id"]  # the same key: the first answer, nothing new
-    assert RemediationRequest.objects.count() == 1
-
-    approved, env = doc_steps.run(steps["approve"], env, ROOT)
-    assert approved["status"] in ("approved", "executing", "succeeded")
-    assert approved["approvals"][0]["approver"] == "anna"
-    wait_until(lambda: RemediationRequest.objects.get(pk=env["REQUEST"]).is_final)
-    assert RemediationRequest.objects.get(pk=env["REQUEST"]).status == "succeeded"
-
-    seen = len(receiver.requests)
-    beat_dispatch(receiver, seen + 2)
-    later = [r.json() for r in receiver.requests[seen:]]
-    assert {e["type"] for e in later} == {"remediation.succeeded", "finding.resolved"}
-    resolved = next(e for e in later if e["type"] == "finding.resolved")
-    assert resolved["payload"]["finding"]["id"] == finding["id"]
-    assert all(
-        verify(SECRET, r.headers["X-DriftControl-Signature"], r.body) for r in receiver.requests
+def _devcluster(shell: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    # Without the demo's var dir: _stop_demo kills what carries it, and these servers are
+    # stopped by `devcluster delete`.
+    env = {name: value for name, value in shell.items() if name != "DRIFTCONTROL_VAR_DIR"}
+    return subprocess.Popen(
+        [DEVCLUSTER, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
 
-    checked, env = doc_steps.run(steps["check-finding"], env, ROOT)
-    assert (env["FINDING_STATUS"], checked["ticket_id"]) == ("resolved", "OPS-123")
+
+def _succeeds(command: subprocess.Popen[str]) -> None:
+    output, _ = command.communicate(timeout=300)
+    assert command.returncode == 0, f"{' '.join(map(str, command.args))}:\n{output}"
 
 
-def test_every_step_of_the_walkthrough_is_run_by_the_test():
+@pytest.fixture
+def demo_clusters(devclusters: object, shell: dict[str, str]) -> Iterator[list[Any]]:
+    """The demo's `east` and `west`, this run's own, starting on free ports (their starts,
+    to wait for); deleted afterwards. `devclusters` builds the binaries.
+
+    The demo may start while they boot: a start writes the ports it chose (cluster.env)
+    while it holds the cluster's lock, so once both files exist, the demo's own `devcluster
+    start` waits for that start to finish and finds the cluster running on those ports.
+    """
+    state = Path(shell["DEVCLUSTER_STATE_DIR"])
+    starting: list[subprocess.Popen[str]] = []
+    try:
+        for name in ("east", "west"):
+            port = str(free_port_block())
+            starting.append(_devcluster(shell, "start", "--name", name, "--port", port))
+            chosen = state / name / "cluster.env"
+            wait_until(lambda c=chosen: c.exists() or _failed(starting), 120, f"{name}'s ports")
+        yield starting
+    finally:
+        for command in starting:
+            command.wait(timeout=300)
+        _succeeds(_devcluster(shell, "delete", "--all"))
+
+
+def _failed(commands: list[subprocess.Popen[str]]) -> bool:
+    for command in commands:
+        if command.poll() not in (None, 0):
+            _succeeds(command)  # fails the test with the command's output
+    return False
+
+
+@dataclass
+class Demo:
+    url: str
+    log: Path
+
+
+def _stop_demo(process: subprocess.Popen[bytes], var_dir: str) -> None:
+    """Ctrl-C, as a person stops it; then anything still running with this run's var dir
+    (a process the demo started and failed to stop) is killed by its id."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    marker = f"DRIFTCONTROL_VAR_DIR={var_dir}".encode()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            leftover = marker in environ.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if leftover:
+            os.kill(int(environ.parent.name), signal.SIGKILL)
+
+
+@pytest.fixture
+def demo(demo_clusters: list[Any], shell: dict[str, str], tmp_path: Path) -> Iterator[Demo]:
+    log = tmp_path / "demo.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "scripts/demo"],  # what `make demo` runs
+            cwd=ROOT,
+            env=shell,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+
+        def started() -> bool:
+            assert process.poll() is None, f"the demo stopped:\n{log.read_text()}"
+            return "press Ctrl-C to stop" in log.read_text()
+
+        wait_until(started, 300, "the demo to start")
+        for command in demo_clusters:
+            _succeeds(command)
+        url = f"http://127.0.0.1:{shell['DEMO_PORT']}"
+        wait_until(lambda: _answers(f"{url}/healthz"), 60, "the demo's web server")
+        yield Demo(url, log)
+    finally:
+        _stop_demo(process, shell["DRIFTCONTROL_VAR_DIR"])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+class Deliveries:
+    """What the page's receiver printed: one JSON line per delivery."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def all(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        lines = [json.loads(line) for line in self.path.read_text().splitlines() if line]
+        return [{**line, "event_body": json.loads(line["body"])} for line in lines]
+
+    def wait_for(self, event: str, about: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The first delivery of ``event`` whose payload is ``about`` what we wait for."""
+
+        def arrived() -> dict[str, Any] | None:
+            matching = (
+                line
+                for line in self.all()
+                if line["event"] == event and about(line["event_body"]["payload"])
+            )
+            return next(matching, None)
+
+        delivery: dict[str, Any] = wait_until(arrived, 60, f"a {event} webhook")
+        return delivery
+
+
+def approve_again(env: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """The approver decides again, with another Idempotency-Key."""
+    request = urllib.request.Request(
+        f"{env['DRIFT']}/api/v1/remediations/{env['REQUEST']}/approve/",
+        data=b"{}",
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {env['APPROVER_TOKEN']}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": "OPS-123-approve-again",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+@pytest.mark.kube
+def test_the_walkthrough_runs_as_printed_on_the_demo(
+    demo: Demo, shell: dict[str, str], tmp_path: Path
+) -> None:
+    steps = doc_steps.steps()
+    verify = doc_steps.verify_function()
+    _, env = doc_steps.run(steps["setup"], shell, ROOT)
+    env["DRIFT"] = demo.url
+    env["RECEIVER_URL"] = f"http://127.0.0.1:{free_port()}/hooks/driftcontrol"
+    received = Deliveries(tmp_path / "received.jsonl")
+    receiver = doc_steps.start(steps["receive"], env, ROOT, received.path)
+    try:
+        _, env = doc_steps.run(steps["tokens"], env, ROOT)
+        subscription, env = doc_steps.run(steps["subscribe"], env, ROOT)
+        assert subscription["name"] == "jira" and subscription["active"]
+
+        doc_steps.run(steps["drift"], env, ROOT)
+        scan, env = doc_steps.run(steps["scan"], env, ROOT)
+        assert scan["policy"] == "shop-production" and scan["cluster"] == "east"
+        opened = received.wait_for("finding.opened", lambda p: p["finding"]["name"] == "api")
+        finding = opened["event_body"]["payload"]["finding"]
+        assert opened["event_body"]["payload"]["links"]["api"] == (
+            f"{demo.url}/api/v1/findings/{finding['id']}/"
+        )
+        env["FINDING"] = str(finding["id"])  # as the page says: payload.finding.id
+
+        linked, env = doc_steps.run(steps["link-ticket"], env, ROOT)
+        assert linked["ticket_id"] == "OPS-123"
+        requested, env = doc_steps.run(steps["request-remediation"], env, ROOT)
+        assert (requested["status"], requested["findings"]) == ("pending", [finding["id"]])
+        approved, env = doc_steps.run(steps["approve"], env, ROOT)
+        assert approved["status"] in ("approved", "executing")
+        assert [a["approver"] for a in approved["approvals"]] == ["approver"]
+        status, again = approve_again(env)
+        assert (status, again["type"]) == (409, "invalid-transition")  # as step 6 says
+
+        received.wait_for("remediation.succeeded", lambda p: True)
+        received.wait_for("finding.resolved", lambda p: p["finding"]["id"] == finding["id"])
+        checked, env = doc_steps.run(steps["check-finding"], env, ROOT)
+        assert (env["FINDING_STATUS"], checked["ticket_id"]) == ("resolved", "OPS-123")
+    finally:
+        doc_steps.stop(receiver)
+
+    deliveries = received.all()
+    assert {"finding.opened", "remediation.succeeded", "finding.resolved"} <= {
+        d["event"] for d in deliveries
+    }
+    assert all(d["verified"] for d in deliveries), deliveries
+    secret = env["WEBHOOK_SECRET"]
+    assert all(verify(secret, d["signature"], d["body"].encode()) for d in deliveries)
+    assert not verify("not-the-secret", deliveries[0]["signature"], deliveries[0]["body"].encode())
+
+
+def test_every_step_of_the_walkthrough_is_run_by_the_test() -> None:
     ran = {
+        "setup",
+        "receive",
         "tokens",
         "subscribe",
+        "drift",
         "scan",
         "link-ticket",
         "request-remediation",
@@ -159,3 +309,16 @@ def test_every_step_of_the_walkthrough_is_run_by_the_test():
     }
 
     assert set(doc_steps.steps()) == ran
+
+
+def test_the_receiver_checks_signatures_with_the_documents_code() -> None:
+    def verify_of(source: str) -> str:
+        tree = ast.parse(source)
+        function = next(n for n in tree.body if getattr(n, "name", "") == "verify")
+        return ast.dump(function)
+
+    document = doc_steps.DOC.read_text()
+    block = document.split("<!-- verify -->", 1)[1].split("```python\n", 1)[1].split("```")[0]
+    receiver = (ROOT / "scripts" / "webhook-receiver").read_text()
+
+    assert verify_of(receiver) == verify_of(block)
