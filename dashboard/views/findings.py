@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -30,8 +30,10 @@ from drift.models import (
 from drift.services import triage
 from driftcontrol.permissions import Action, check
 from remediation import services as remediation
+from remediation.models import RemediationRequest, RequestStatus
 
 PER_PAGE = 50
+ACTIVE_REQUESTS = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.EXECUTING)
 
 # Column -> the direction a first click sorts in: worst, newest and most frequent first.
 SORTABLE = {
@@ -70,8 +72,19 @@ def _listed() -> QuerySet[Finding]:
     return (
         Finding.objects.select_related("cluster", "policy")
         .defer("diff", "attribution")
-        .annotate(drift_paths=KeyTransform("paths", "diff"))
+        .annotate(drift_paths=KeyTransform("paths", "diff"), remediation=_in_remediation())
     )
+
+
+def _in_remediation() -> Subquery:
+    """The newest request still on its way (waiting, approved or running) that covers the
+    finding: a list must not invite a second request for drift already being fixed. One
+    index lookup per row of the page, as the subquery runs after the LIMIT."""
+    active = RemediationRequest.findings.through.objects.filter(
+        finding_id=OuterRef("pk"),
+        remediationrequest__status__in=ACTIVE_REQUESTS,
+    ).order_by("-remediationrequest_id")
+    return Subquery(active.values("remediationrequest_id")[:1])
 
 
 def _options(choices: list[tuple[str, str]], chosen: list[str]) -> list[dict[str, Any]]:

@@ -69,8 +69,9 @@ def paginate(queryset: QuerySet[Any], number: Any, per_page: int = 50) -> Page:
     # Past the counted rows the number is not clamped to the last page: keep its OFFSET
     # a bigint, or the database refuses the query.
     wanted = min(wanted, MAX_ID // per_page)
-    # COUNT over a LIMITed subquery: PostgreSQL stops after CAP + 1 rows.
-    counted = queryset.order_by()[: CAP + 1].count()
+    # COUNT over a LIMITed subquery: PostgreSQL stops after CAP + 1 rows. Only the key is
+    # selected, so columns annotated for display (a per-row subquery) are not computed.
+    counted = queryset.order_by().values("pk")[: CAP + 1].count()
     if counted <= CAP:
         wanted = min(wanted, max(1, ceil(counted / per_page)))
     offset = (wanted - 1) * per_page

@@ -302,3 +302,20 @@ def test_actions_never_redirect_off_site(client: Any, operator: Any, fleet: dict
     )
 
     assert response.url == reverse("findings")
+
+
+def test_a_finding_being_remediated_says_so_in_the_list(
+    client: Any, viewer: Any, operator: Any, fleet: dict, make_request: Any
+) -> None:
+    waiting = make_request([fleet["web"]], operator)  # pending approval
+    make_request([fleet["cart"]], operator, status="rejected")  # over: not shown
+    client.force_login(viewer)
+
+    with CaptureQueriesContext(connection) as queries:
+        text = client.get(reverse("findings")).content.decode()
+
+    assert f'href="/remediations/{waiting.pk}/">remediation #{waiting.pk} under way</a>' in text
+    assert text.count("under way</a>") == 1
+    # The page-size-bounded count does not run the per-row lookup.
+    count = next(q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"])
+    assert "remediation_remediationrequest" not in count
