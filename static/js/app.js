@@ -174,4 +174,23 @@
     window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", repaintCharts);
   });
   document.addEventListener("htmx:load", function (event) { init(event.detail.elt); });
+
+  // htmx keeps a snapshot of the page's markup for Back. What was typed, ticked or chosen
+  // lives in the fields' properties, not in that markup: copy it into the attributes
+  // first, or Back restores the filtered address with empty filters.
+  document.addEventListener("htmx:beforeHistorySave", function () {
+    document.querySelectorAll("input, textarea, select").forEach(function (field) {
+      if (field.type === "checkbox" || field.type === "radio") {
+        field.toggleAttribute("checked", field.checked);
+      } else if (field.tagName === "SELECT") {
+        Array.prototype.forEach.call(field.options, function (option) {
+          option.toggleAttribute("selected", option.selected);
+        });
+      } else if (field.tagName === "TEXTAREA") {
+        field.textContent = field.value;
+      } else if (field.type !== "password" && field.type !== "hidden") {
+        field.setAttribute("value", field.value);
+      }
+    });
+  });
 })();

@@ -160,3 +160,22 @@ def test_a_viewer_sees_no_buttons_and_a_forged_post_is_refused(
     assert approval.status == 403
     assert Finding.objects.get(pk=target.pk).status == "open"
     vera.assert_no_console_errors()
+
+
+def test_back_from_a_finding_restores_the_filters_as_typed(
+    visitor: Any, operator: Any, requester: Any
+) -> None:
+    small_fleet(requester)
+    oscar = visitor(operator)
+    page = oscar.visit("/findings/")
+
+    page.get_by_label("Search", exact=True).fill("cart")
+    page.wait_for_url("**q=cart**")
+    expect(page.locator("#results tbody tr").first).to_contain_text("cart")
+    page.locator("#results tbody tr td.name a").first.click()
+    expect(page.get_by_role("heading", name="Git and the cluster, side by side")).to_be_visible()
+    page.go_back()
+
+    page.wait_for_url("**q=cart**")
+    expect(page.get_by_label("Search", exact=True)).to_have_value("cart")
+    oscar.assert_no_console_errors()
