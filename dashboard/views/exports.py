@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from dashboard.forms.drift import RangeForm
 from dashboard.views.base import dashboard
-from dashboard.views.findings import DEFAULT_ORDER
-from drift.filters import FindingFilter, default_findings
+from dashboard.views.findings import DEFAULT_ORDER, list_params
+from drift.filters import FindingFilter
 from drift.models import DailyRollup, Finding
 
 FINDING_COLUMNS = [
@@ -89,7 +89,7 @@ def _refused(errors: Any) -> HttpResponse:
 @dashboard
 def findings_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The findings list's filters and order, every page of it."""
-    params = default_findings(request.GET)
+    params = list_params(request.GET)
     listed = (
         Finding.objects.select_related("cluster", "policy")
         .defer("diff", "attribution")

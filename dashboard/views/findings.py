@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from dashboard.forms.drift import FindingActionForm, suppression_bounds
 from dashboard.views.base import back_to, dashboard, form_errors, refusals_as_messages
 from dashboard.views.paging import paginate
-from drift.filters import OPEN, FindingFilter, default_findings
+from drift.filters import OPEN, FindingFilter
 from drift.models import (
     Cluster,
     DriftPolicy,
@@ -64,7 +64,18 @@ SORT_CHOICES = [
     ("name", "Name, A to Z"),
     ("-name", "Name, Z to A"),
 ]
-STATUS_CHOICES = [(OPEN, "Not resolved"), *FindingStatus.choices]
+STATUS_CHOICES = [(OPEN, "Not resolved (suppressed too)"), *FindingStatus.choices]
+# What the list opens on: open drift as every page counts it (open and acknowledged).
+# Suppressed findings are accepted for now; they are one tick away, not mixed in.
+DEFAULT_STATUSES = [FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED]
+
+
+def list_params(query: Any) -> Any:
+    """The request's filters, with the list's default statuses when it names none."""
+    params = query.copy()
+    if "status" not in params:
+        params.setlist("status", DEFAULT_STATUSES)
+    return params
 
 
 def _listed() -> QuerySet[Finding]:
@@ -109,7 +120,7 @@ def _sorts(current: str) -> dict[str, dict[str, str]]:
 
 @dashboard
 def finding_list(request: HttpRequest) -> HttpResponse:
-    params = default_findings(request.GET)
+    params = list_params(request.GET)
     finder = FindingFilter(params, queryset=_listed())
     rows = finder.qs
     # A unique tie-breaker keeps pages stable when many findings share a timestamp.
@@ -136,7 +147,7 @@ def finding_list(request: HttpRequest) -> HttpResponse:
             params.get(key) for key in ("cluster", "lane", "policy", "namespace", "kind", "q")
         )
         or bool(params.getlist("severity") or params.getlist("type"))
-        or params.getlist("status") != [OPEN],
+        or params.getlist("status") != DEFAULT_STATUSES,
     }
     if request.htmx:
         return render(request, "drift/findings/_results.html", context)

@@ -319,3 +319,19 @@ def test_a_finding_being_remediated_says_so_in_the_list(
     # The page-size-bounded count does not run the per-row lookup.
     count = next(q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"])
     assert "remediation_remediationrequest" not in count
+
+
+def test_the_list_opens_on_open_drift_and_suppressed_findings_are_one_tick_away(
+    client: Any, viewer: Any, fleet: dict, make_finding: Any
+) -> None:
+    make_finding(
+        name="accepted", status="suppressed", suppressed_until=timezone.now() + timedelta(days=7)
+    )
+    client.force_login(viewer)
+
+    default = client.get(reverse("findings"))
+    suppressed = client.get(reverse("findings"), {"status": "suppressed"})
+
+    assert "accepted" not in names(default)
+    assert names(suppressed) == ["accepted"]
+    assert '<input type="checkbox" name="status" value="open" checked' in default.content.decode()
