@@ -11,6 +11,7 @@ from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from dashboard.forms.drift import FindingActionForm, suppression_bounds
@@ -149,9 +150,15 @@ def finding_list(request: HttpRequest) -> HttpResponse:
         or bool(params.getlist("severity") or params.getlist("type"))
         or params.getlist("status") != DEFAULT_STATUSES,
     }
-    if request.htmx:
-        return render(request, "drift/findings/_results.html", context)
-    return render(request, "drift/findings/list.html", context)
+    # htmx asks for the whole page when it restores one for Back and its history cache
+    # misses: the results alone would leave the page without its filters.
+    fragment = request.htmx and not request.htmx.history_restore_request
+    template = "drift/findings/_results.html" if fragment else "drift/findings/list.html"
+    response = render(request, template, context)
+    # One URL, two bodies: without Vary, the browser's cache may answer Back (a plain
+    # navigation) with the results fragment an htmx request stored under that URL.
+    patch_vary_headers(response, ("HX-Request",))
+    return response
 
 
 def _report(request: HttpRequest, outcome: triage.Outcome, done: str) -> None:

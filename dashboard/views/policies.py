@@ -7,6 +7,7 @@ import yaml
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
 
 from dashboard.forms.drift import PreviewForm
 from dashboard.views import present, tallies
@@ -79,5 +80,8 @@ def policy_preview(request: HttpRequest, name: str) -> HttpResponse:
         preview = remediation.preview(policy, form.cleaned_data["up_to"], form.cleaned_data["days"])
         preview["shown"] = preview["findings"][:PREVIEW_SHOWN]
     context = {"policy": policy, "form": form, "preview": preview}
-    template = "drift/policies/_preview.html" if request.htmx else "drift/policies/preview.html"
-    return render(request, template, context)
+    fragment = request.htmx and not request.htmx.history_restore_request  # see finding_list
+    template = "drift/policies/_preview.html" if fragment else "drift/policies/preview.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ("HX-Request",))  # see finding_list
+    return response

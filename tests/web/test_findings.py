@@ -335,3 +335,15 @@ def test_the_list_opens_on_open_drift_and_suppressed_findings_are_one_tick_away(
     assert "accepted" not in names(default)
     assert names(suppressed) == ["accepted"]
     assert '<input type="checkbox" name="status" value="open" checked' in default.content.decode()
+
+
+def test_a_history_restore_gets_the_whole_page(client: Any, viewer: Any, fleet: dict) -> None:
+    client.force_login(viewer)
+
+    restore = {"HTTP_HX_REQUEST": "true", "HTTP_HX_HISTORY_RESTORE_REQUEST": "true"}
+    restored = client.get(f"{reverse('findings')}?q=cart", **restore).content.decode()
+
+    assert "<html" in restored
+    assert 'name="q" value="cart"' in restored
+    # Both bodies of the one URL say they vary by it, so no cache mixes them up.
+    assert "HX-Request" in client.get(reverse("findings"))["Vary"]
