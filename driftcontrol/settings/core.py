@@ -158,7 +158,7 @@ WHITENOISE_SKIP_COMPRESS_EXTENSIONS = [*Compressor.SKIP_COMPRESS_EXTENSIONS, "ma
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "driftcontrol.staticstorage.CollectedStaticFiles"
         if _static_manifest
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
