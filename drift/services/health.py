@@ -98,11 +98,18 @@ def reachability(cluster: Cluster) -> tuple[str, str]:
 def fleet(now: datetime | None = None) -> dict[str, ClusterHealth]:
     """Every cluster's health, by name: a query for the clusters, one for the policies and
     one per policy for its scans."""
-    now = now or timezone.now()
-    every = list(Cluster.objects.order_by("name"))
+    return _healths(list(Cluster.objects.order_by("name")), now or timezone.now())
+
+
+def of(cluster: Cluster, now: datetime | None = None) -> ClusterHealth:
+    """One cluster's health (its page), without looking at the rest of the fleet."""
+    return _healths([cluster], now or timezone.now())[cluster.name]
+
+
+def _healths(clusters: list[Cluster], now: datetime) -> dict[str, ClusterHealth]:
     pairs: dict[int, list[PairFreshness]] = {}
     for policy in DriftPolicy.objects.filter(enabled=True):
-        targets = [c.pk for c in every if cluster_targets.is_target(policy, c)]
+        targets = [c.pk for c in clusters if cluster_targets.is_target(policy, c)]
         for row in _pairs_of(policy, targets) if targets else []:
             pairs.setdefault(row[0], []).append(row[1])
     return {
@@ -113,14 +120,8 @@ def fleet(now: datetime | None = None) -> dict[str, ClusterHealth]:
             sorted(pairs.get(c.pk, []), key=_by_name),
             now,
         )
-        for c in every
+        for c in clusters
     }
-
-
-def of(cluster: Cluster, now: datetime | None = None) -> ClusterHealth:
-    return fleet(now).get(cluster.name) or ClusterHealth(
-        cluster.name, *reachability(cluster), cluster.last_contact_at
-    )
 
 
 def oldest_known(healths: list[ClusterHealth]) -> datetime | None:
