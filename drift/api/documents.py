@@ -9,18 +9,15 @@ body must not read as "no labels, no lanes, defaults everywhere". PATCH merges.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import Model
 from rest_framework.exceptions import ValidationError
 
 from drift import declarative
+from drift.services import configuration
 from driftcontrol.api import preconditions
 from driftcontrol.api.errors import Problem
-from driftcontrol.exceptions import Invalid
 
 
 def _refuse(field: str, message: str) -> ValidationError:
@@ -110,25 +107,9 @@ def replace(obj: Model, document: dict[str, Any], actor: Any) -> Any:
 
 def checked(document: dict[str, Any]) -> dict[str, Any]:
     """The document, once validated as applying it would validate it (nothing written)."""
-    with _as_body():
-        declarative.plan([document])
+    configuration.validate(document)
     return document
 
 
 def _apply_one(document: dict[str, Any], actor: Any) -> None:
-    with _as_body():
-        declarative.apply([document], actor, via="api")
-
-
-@contextlib.contextmanager
-def _as_body() -> Iterator[None]:
-    """A batch of one: its problems name fields of the body itself (`spec.interval`, not
-    `documents[0].spec.interval`)."""
-    try:
-        yield
-    except declarative.InvalidDocuments as invalid:
-        one = [
-            dataclasses.replace(p, path=p.path.removeprefix("documents[0]."))
-            for p in invalid.problems
-        ]
-        raise Invalid(one) from invalid
+    configuration.save(document, actor, via="api")
