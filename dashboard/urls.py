@@ -7,6 +7,7 @@ from dashboard.views import (
     clusters,
     exports,
     finding,
+    finding_actions,
     findings,
     overview,
     policies,
@@ -32,7 +33,7 @@ urlpatterns = [
     # Detection
     path("findings/", findings.finding_list, name="findings"),
     path("findings/export.csv", exports.findings_csv, name="findings-csv"),
-    path("findings/actions", findings.finding_actions, name="finding-actions"),
+    path("findings/actions", finding_actions.finding_actions, name="finding-actions"),
     path("findings/<int:pk>/", finding.finding_detail, name="finding"),
     path("findings/<int:pk>/ticket", finding.link_ticket, name="finding-ticket"),
     path("clusters/", clusters.cluster_list, name="clusters"),

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
-from django.views.decorators.http import require_POST
 
-from dashboard.forms.drift import FindingActionForm, suppression_bounds
-from dashboard.views.base import back_to, dashboard, form_errors, refusals_as_messages
+from dashboard.forms.drift import suppression_bounds
+from dashboard.views.base import dashboard
 from dashboard.views.paging import paginate
 from drift.filters import OPEN, FindingFilter
 from drift.models import (
@@ -28,9 +25,6 @@ from drift.models import (
     RemediationStrategy,
     Severity,
 )
-from drift.services import triage
-from driftcontrol.permissions import Action, check
-from remediation import services as remediation
 from remediation.models import RemediationRequest, RequestStatus
 
 PER_PAGE = 50
@@ -159,88 +153,3 @@ def finding_list(request: HttpRequest) -> HttpResponse:
     # navigation) with the results fragment an htmx request stored under that URL.
     patch_vary_headers(response, ("HX-Request",))
     return response
-
-
-def _report(request: HttpRequest, outcome: triage.Outcome, done: str) -> None:
-    changed = len(outcome.changed)
-    if changed:
-        noun = "finding" if changed == 1 else "findings"
-        messages.success(request, f"{done} {changed} {noun}.")
-    if outcome.skipped:
-        why = "; ".join(f"#{pk} {reason}" for pk, reason in sorted(outcome.skipped.items()))
-        messages.warning(request, f"Left unchanged: {why}.")
-
-
-def _mixed(findings: list[Finding]) -> str | None:
-    """Why these findings cannot be one remediation request, in words people act on."""
-    clusters = sorted({f.cluster.name for f in findings})
-    policies = sorted({f.policy.name if f.policy else "(no policy)" for f in findings})
-    if len(clusters) == 1 and len(policies) == 1:
-        return None
-    mixes = []
-    if len(clusters) > 1:
-        mixes.append(f"clusters {', '.join(clusters)}")
-    if len(policies) > 1:
-        mixes.append(f"policies {', '.join(policies)}")
-    return (
-        f"The selection mixes {' and '.join(mixes)}. A remediation request covers the findings "
-        "of one cluster and one policy: filter the list by cluster and policy, and request "
-        "each separately."
-    )
-
-
-def _request_remediation(request: HttpRequest, form: FindingActionForm, back: str) -> HttpResponse:
-    ids = form.cleaned_data["finding"]
-    findings = list(Finding.objects.filter(pk__in=ids).select_related("cluster", "policy"))
-    if len(findings) != len(ids):
-        messages.error(request, "Some of the selected findings no longer exist; select again.")
-        return redirect(back)
-    mixed = _mixed(findings)
-    if mixed:
-        messages.error(request, mixed)
-        return redirect(back)
-    made = remediation.request_remediation(
-        findings,
-        form.cleaned_data["strategy"],
-        request.user,
-        form.cleaned_data["request_reason"],
-    )
-    if made.status == "pending":
-        needed = made.approvals_required
-        messages.success(
-            request,
-            f"Remediation request #{made.pk} created: it waits for {needed} "
-            f"approval{'s' if needed != 1 else ''}.",
-        )
-    else:
-        messages.success(request, f"Remediation request #{made.pk} needs no approval: it runs now.")
-    return redirect("remediation", pk=made.pk)
-
-
-@dashboard
-@require_POST
-def finding_actions(request: HttpRequest) -> HttpResponse:
-    action = request.POST.get("action", "")
-    # Refuse a forged action before looking at its data: a viewer gets a 403, not a hint.
-    check(
-        request.user,
-        Action.REQUEST_REMEDIATION if action == "remediate" else Action.TRIAGE_FINDING,
-    )
-    back = back_to(request, reverse("findings"))
-    form = FindingActionForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, form_errors(form))
-        return redirect(back)
-    ids, user, data = form.cleaned_data["finding"], request.user, form.cleaned_data
-    with refusals_as_messages(request):
-        if action == "remediate":
-            return _request_remediation(request, form, back)
-        if action == "acknowledge":
-            _report(request, triage.acknowledge(ids, user, data["comment"]), "Acknowledged")
-        elif action == "suppress":
-            until = form.suppressed_until()
-            outcome = triage.suppress(ids, user, data["reason"], until)
-            _report(request, outcome, f"Suppressed through {data['until']:%Y-%m-%d}:")
-        elif action == "reopen":
-            _report(request, triage.reopen(ids, user), "Reopened")
-    return redirect(back)

@@ -3,6 +3,7 @@ findings filter and sort through htmx, selections behave, and viewers get no but
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -125,6 +126,39 @@ def test_a_selection_across_clusters_cannot_be_one_request(
     assert {f.status for f in Finding.objects.filter(pk__in=[on_east.pk, on_west.pk])} == {
         FindingStatus.ACKNOWLEDGED
     }
+    oscar.assert_no_console_errors()
+
+
+def test_a_suppression_without_a_reason_keeps_the_selection_and_says_why(
+    visitor: Any, operator: Any, requester: Any
+) -> None:
+    fleet = small_fleet(requester)
+    chosen = list(Finding.objects.open().filter(cluster=fleet.clusters[0], status="open")[:2])
+    oscar = visitor(operator)
+    page = oscar.visit("/findings/?ordering=name")
+    boxes = [page.locator(f'input[name="finding"][value="{f.pk}"]') for f in chosen]
+    for box in boxes:
+        box.check()
+    page.get_by_text("Suppress", exact=True).click()  # open the disclosure
+    suppress = page.get_by_role("button", name="Suppress selected")
+
+    suppress.click()
+
+    expect(page.locator("#bulk-feedback [role=alert]")).to_contain_text(
+        "say why the drift is accepted for now"
+    )
+    for box in boxes:
+        expect(box).to_be_checked()
+    expect(page.locator("[data-selection-count]")).to_have_text("2 findings selected")
+    assert all(f.status == "open" for f in Finding.objects.filter(pk__in=[c.pk for c in chosen]))
+
+    page.get_by_label("Reason", exact=True).fill("a migration is under way")
+    suppress.click()
+
+    expect(page.locator("#results .flash-success")).to_contain_text("2 findings")
+    expect(page).to_have_url(re.compile(r"/findings/\?ordering=name$"))
+    for finding in chosen:  # suppressed findings leave the list's default statuses
+        expect(page.locator(f'input[name="finding"][value="{finding.pk}"]')).to_have_count(0)
     oscar.assert_no_console_errors()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -347,3 +348,57 @@ def test_a_history_restore_gets_the_whole_page(client: Any, viewer: Any, fleet: 
     assert 'name="q" value="cart"' in restored
     # Both bodies of the one URL say they vary by it, so no cache mixes them up.
     assert "HX-Request" in client.get(reverse("findings"))["Vary"]
+
+
+def test_through_htmx_a_refusal_is_said_next_to_the_buttons_and_nothing_else_changes(
+    client: Any, operator: Any, fleet: dict
+) -> None:
+    client.force_login(operator)
+
+    response = client.post(
+        reverse("finding-actions"),
+        {"action": "suppress", "finding": [fleet["cart"].pk], "reason": "", "until": "2099-01-01"},
+        headers={"HX-Request": "true"},
+    )
+
+    # Only the feedback slot is replaced: the ticked rows and the typed values stay.
+    assert response.status_code == 200
+    assert (response["HX-Retarget"], response["HX-Reswap"]) == ("#bulk-feedback", "innerHTML")
+    assert "say why the drift is accepted for now" in response.content.decode()
+    assert "<table" not in response.content.decode()
+    assert Finding.objects.get(pk=fleet["cart"].pk).status == FindingStatus.OPEN
+
+
+def test_through_htmx_a_done_action_reloads_the_results_as_filtered_with_its_outcome(
+    client: Any, operator: Any, fleet: dict
+) -> None:
+    client.force_login(operator)
+    listed = "/findings/?q=cart&ordering=name"
+
+    response = client.post(
+        reverse("finding-actions"),
+        {"action": "acknowledge", "finding": [fleet["cart"].pk], "next": listed},
+        headers={"HX-Request": "true"},
+    )
+    location = json.loads(response["HX-Location"])
+    results = client.get(location["path"], headers={"HX-Request": "true"})
+
+    assert (location["path"], location["target"]) == (listed, "#results")
+    text = results.content.decode()
+    assert text.lstrip().startswith('<div id="results"')
+    assert "Acknowledged 1 finding." in text
+
+
+def test_through_htmx_a_new_request_opens_its_page(
+    client: Any, requester: Any, fleet: dict
+) -> None:
+    client.force_login(requester)
+
+    response = client.post(
+        reverse("finding-actions"),
+        {"action": "remediate", "finding": [fleet["web"].pk], "strategy": "alert"},
+        headers={"HX-Request": "true"},
+    )
+
+    made = RemediationRequest.objects.get()
+    assert response["HX-Redirect"] == reverse("remediation", kwargs={"pk": made.pk})
