@@ -81,6 +81,7 @@ def _refused(request: HttpRequest, back: str, why: str) -> HttpResponse:
     response = render(request, "drift/findings/_refused.html", {"why": why})
     response["HX-Retarget"] = "#bulk-feedback"
     response["HX-Reswap"] = "innerHTML"
+    response["HX-Push-Url"] = "false"  # the results' address stays; this POST's is no page
     return response
 
 
