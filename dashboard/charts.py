@@ -27,6 +27,15 @@ PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f
 # The light scheme's text colour (app.css --fg). static/js/app.js swaps it, in the layout and
 # in any trace drawn with it, for the current scheme's, so the charts follow dark mode.
 INK = "#1c2330"
+OK = "#1a7f37"  # app.css --ok
+# Each colour the figures are written in, and the app.css variable that carries it in the
+# current scheme: static/js/app.js repaints these, so dark mode gets its lighter severity
+# colours (a dark red bar on a dark page is nearly invisible).
+THEME = {
+    INK: "--fg",
+    OK: "--ok",
+    **{colour: f"--{level}" for level, colour in SEVERITY_COLOURS.items()},
+}
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 CONFIG = {
     "displaylogo": False,
@@ -57,7 +66,7 @@ def _days(rows: Sequence[DailyRollup]) -> list[str]:
 
 
 def figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> Figure:
-    return {"data": data, "layout": layout, "config": CONFIG}
+    return {"data": data, "layout": layout, "config": CONFIG, "theme": THEME}
 
 
 def score_trend(rows: Sequence[DailyRollup], title: str = "Fleet score, last 30 days") -> Figure:
@@ -166,14 +175,14 @@ def opened_vs_resolved(rows: Sequence[DailyRollup], title: str) -> Figure:
             "name": "opened",
             "x": days,
             "y": [row.opened for row in rows],
-            "marker": {"color": "#c2410c"},
+            "marker": {"color": SEVERITY_COLOURS["high"]},
         },
         {
             "type": "bar",
             "name": "resolved",
             "x": days,
             "y": [row.resolved for row in rows],
-            "marker": {"color": "#1a7f37"},
+            "marker": {"color": OK},
         },
     ]
     return figure(data, _layout(title, barmode="group", yaxis={"title": "findings"}))

@@ -4,26 +4,41 @@
 (function () {
   "use strict";
 
-  // The charts take their ink from the stylesheet, so they follow the light or dark scheme
-  // app.css picks from the system setting. dashboard/charts.py writes the light scheme's
-  // text colour as the layout's font colour; traces drawn in that ink (the fleet's dashed
-  // line) are repainted with the current one.
+  // The charts take their colours from the stylesheet, so they follow the light or dark
+  // scheme app.css picks from the system setting. dashboard/charts.py writes the light
+  // scheme's colours and, as the figure's `theme`, which app.css variable carries each
+  // (text, severities, ok): every trace and the layout are repainted with the current ones.
   function cssColour(name) {
     return window.getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
-  function paintTraces(data, from, to) {
+  function paintTraces(data, swap) {
+    function painted(colour) { return swap[colour] || colour; }
     data.forEach(function (trace) {
+      if (trace.fillcolor) trace.fillcolor = painted(trace.fillcolor);
       ["line", "marker"].forEach(function (part) {
-        if (trace[part] && trace[part].color === from) trace[part].color = to;
+        var drawn = trace[part];
+        if (!drawn || !drawn.color) return;
+        drawn.color = Array.isArray(drawn.color) ? drawn.color.map(painted) : painted(drawn.color);
       });
     });
   }
+  // Colour now on the chart -> the current scheme's, for each themed variable. The chart
+  // remembers what it was painted with last, so a change of scheme repaints it again.
+  function swaps(el, theme) {
+    var swap = {}, last = el.paintedWith || {};
+    Object.keys(theme).forEach(function (written) {
+      var name = theme[written], now = cssColour(name) || written;
+      swap[last[name] || written] = now;
+      last[name] = now;
+    });
+    el.paintedWith = last;
+    return swap;
+  }
   function themed(el, figure) {
     var layout = figure.layout, ink = cssColour("--fg"), line = cssColour("--line");
+    el.theme = figure.theme || el.theme || {};
+    paintTraces(figure.data, swaps(el, el.theme));
     layout.font = layout.font || {};
-    // The ink the traces are in now: the server's on the first draw, then the last theme's.
-    paintTraces(figure.data, el.dataset.ink || layout.font.color, ink);
-    el.dataset.ink = ink;
     layout.font.color = ink;
     Object.keys(layout).concat(["xaxis", "yaxis"]).forEach(function (key) {
       if (!/^[xy]axis\d*$/.test(key)) return;

@@ -215,3 +215,37 @@ def test_back_from_a_finding_restores_the_filters_as_typed(
     page.wait_for_url("**q=cart**")
     expect(page.get_by_label("Search", exact=True)).to_have_value("cart")
     oscar.assert_no_console_errors()
+
+
+BAR_FILLS = """() => [...document.querySelectorAll('[data-chart] .barlayer .point path')]
+  .map((bar) => getComputedStyle(bar).fill)"""
+
+
+CSS_VARIABLE = "getComputedStyle(document.documentElement).getPropertyValue"
+
+
+def rgb(hex_colour: str) -> str:
+    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({red}, {green}, {blue})"
+
+
+def test_in_dark_mode_the_charts_take_the_dark_schemes_severity_colours(
+    chromium: Any, live_server: Any, viewer: Any, requester: Any
+) -> None:
+    from dashboard.charts import SEVERITY_COLOURS
+    from tests.browser.conftest import Visitor
+
+    small_fleet(requester)
+    vera = Visitor(chromium, live_server.url, viewer, color_scheme="dark").sign_in()
+    try:
+        vera.visit("/")
+        vera.charts_drawn()
+        fills = set(vera.page.evaluate(BAR_FILLS))
+        dark = {vera.page.evaluate(f"() => {CSS_VARIABLE}('--{c}')") for c in SEVERITY_COLOURS}
+        vera.assert_no_console_errors()
+    finally:
+        vera.close()
+
+    assert fills, "no bar drawn"
+    assert not fills & {rgb(colour) for colour in SEVERITY_COLOURS.values()}  # no light ones
+    assert fills & {rgb(colour) for colour in dark}
