@@ -36,6 +36,17 @@ from remediation.services.transitions import EXECUTE, finish
 log = logging.getLogger(__name__)
 
 
+# A guarded write retried this many times at most: each retry needs another writer to win
+# the window between our read and our write, so three losses in a row mean a fight.
+OPTIMISTIC_RETRIES = 3
+
+
+def _lost_a_race(conflict: kube.Conflict) -> bool:
+    """A 409 for a stale resourceVersion (the API server's optimistic-lock message), not a
+    field-manager conflict, which no retry resolves."""
+    return "the object has been modified" in str(conflict)
+
+
 def lease() -> timedelta:
     return timedelta(seconds=settings.REMEDIATION_LEASE_SECONDS)
 
@@ -159,7 +170,7 @@ class _Execution:
         )
         step.status = StepStatus.APPLYING
         try:
-            after = self.strategy.apply(step, live, self.cluster)
+            after = self.apply_through_races(step, live)
         except kube.KubeError as error:
             self.record(step, StepStatus.FAILED, None, error=str(error))
             finish(
@@ -172,6 +183,25 @@ class _Execution:
             return False
         self.record(step, StepStatus.APPLIED, after)
         return True
+
+    def apply_through_races(
+        self, step: RemediationStep, live: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """Apply the step; when a write guarded by the resourceVersion just read loses a
+        race, read again and retry, as kubectl does, but only while the fields the step
+        changes are still as planned. The usual winner is a controller writing status (a
+        Deployment's after every change), which changes nothing we compare."""
+        for attempt in range(1, OPTIMISTIC_RETRIES + 1):
+            try:
+                return self.strategy.apply(step, live, self.cluster)
+            except kube.Conflict as conflict:
+                if attempt == OPTIMISTIC_RETRIES or not _lost_a_race(conflict):
+                    raise
+                live = self.cluster.read(step)
+                if base_digest(live, step.changes) != step.base_digest:
+                    raise  # someone changed what we change: overwrite nothing
+                log.info("request %s: %s changed under the write; retrying", self.request.pk, step)
+        raise AssertionError("unreachable")
 
     def snapshot_before(self, step: RemediationStep, live: dict[str, Any] | None) -> None:
         """The object as it was before this request touched it, once: what an automatic
