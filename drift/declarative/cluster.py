@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from drift import kube
+from drift import kube, kubeconfigs
 from drift.declarative.reading import Planned, Reader
 from drift.models import Cluster
-from drift.services import clusters
 
 
 def read(reader: Reader, name: str, base: Path | None) -> Planned:
@@ -77,7 +76,7 @@ def _api_server(reader: Reader, credentials: str | None, context: str, given: bo
     if credentials is None:
         return ""
     try:
-        clusters.inspect_kubeconfig(credentials)
+        kubeconfigs.inspect_kubeconfig(credentials)
     except kube.BadKubeconfig as error:
         # A stored kubeconfig may predate the server's refusal of what it asks for.
         stored = "" if given else "the stored kubeconfig: "
@@ -85,7 +84,7 @@ def _api_server(reader: Reader, credentials: str | None, context: str, given: bo
             reader.problem("spec.kubeconfig", stored + problem)
         return ""
     try:
-        return clusters.check_kubeconfig(credentials, context or None)
+        return kubeconfigs.check_kubeconfig(credentials, context or None)
     except kube.BadKubeconfig as error:
         for problem in error.problems:
             reader.problem("spec.kubeconfig" if given else "spec.context", problem)

@@ -1,39 +1,17 @@
 """Reaching clusters: credentials are decrypted here and handed to the Kubernetes door,
-with what the server's configuration lets a kubeconfig use (credential plugins, files)."""
+with what the server's configuration lets a kubeconfig use (drift.kubeconfigs)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from drift import kube
 from drift.engine.rules import selector_matches
+from drift.kubeconfigs import check_kubeconfig, credential_policy, inspect_kubeconfig
 from drift.models import Cluster, DriftPolicy
-
-
-def credential_policy() -> kube.CredentialPolicy:
-    """What kubeconfigs may use on this server: its own configuration decides, never the
-    kubeconfig's author."""
-    return kube.CredentialPolicy(
-        exec_allowlist=frozenset(settings.KUBECONFIG_EXEC_ALLOWLIST),
-        file_root=settings.KUBECONFIG_FILE_ROOT,
-        exec_timeout=float(settings.KUBECONFIG_EXEC_TIMEOUT_SECONDS),
-    )
-
-
-def check_kubeconfig(kubeconfig: str, context: str | None = None) -> str:
-    """The API server of a kubeconfig someone gives (API, admin, `drift apply`), once it
-    is found safe and usable on this server; raises kube.BadKubeconfig naming the fields."""
-    return kube.check_kubeconfig(kubeconfig, context or None, credential_policy())
-
-
-def inspect_kubeconfig(kubeconfig: str) -> None:
-    """Refuse (kube.BadKubeconfig) a kubeconfig that asks for a command to run or a file to
-    read that this server does not allow, even one too incomplete to use yet."""
-    kube.inspect_kubeconfig(kubeconfig, credential_policy())
 
 
 def connect(cluster: Cluster) -> kube.Kube:
@@ -70,3 +48,14 @@ def is_target(policy: DriftPolicy, cluster: Cluster) -> bool:
             policy.cluster_selector and selector_matches(policy.cluster_selector, cluster.labels)
         )
     )
+
+
+__all__ = [
+    "check_kubeconfig",
+    "connect",
+    "credential_policy",
+    "inspect_kubeconfig",
+    "is_target",
+    "record_contact",
+    "targets",
+]

@@ -6,11 +6,11 @@ paths (`spec.interval`, not `documents[0].spec.interval`)."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 from drift import declarative
+from drift.engine.rules import Problem
 from driftcontrol.exceptions import Invalid
 
 
@@ -33,7 +33,7 @@ def _one_document() -> Iterator[None]:
     try:
         yield
     except declarative.InvalidDocuments as invalid:
-        one = [dataclasses.replace(p, path=_in_document(p.path)) for p in invalid.problems]
+        one = [Problem(_in_document(p.path), p.message) for p in invalid.problems]
         raise Invalid(one) from invalid
 
 
