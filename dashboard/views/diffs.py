@@ -8,6 +8,8 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
+
 from dashboard.views.present import value_text
 from drift.models import Finding, FindingType
 
@@ -62,7 +64,7 @@ class FieldDiff:
     rows: list[Row]
     desired_absent: bool
     live_absent: bool
-    managers: list[dict[str, str]] = field(default_factory=list)
+    managers: list[dict[str, Any]] = field(default_factory=list)
     inferred: bool = False
     missing_items: list[str] = field(default_factory=list)
 
@@ -79,7 +81,11 @@ def _field(drift: dict[str, Any]) -> FieldDiff:
         rows=side_by_side(desired, live),
         desired_absent=desired is ABSENT,
         live_absent=live is ABSENT,
-        managers=list(drift.get("managers") or []),
+        # managedFields times are RFC 3339 text: parsed, so the page shows them like any moment.
+        managers=[
+            {**m, "time": parse_datetime(m["time"]) if m.get("time") else None}
+            for m in drift.get("managers") or []
+        ],
         inferred=bool(drift.get("inferred")),
         missing_items=[value_text(item) for item in drift.get("missingItems") or []],
     )

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -66,7 +67,9 @@ def _triage(request: HttpRequest, action: str, form: FindingActionForm) -> None:
     elif action == "suppress":
         until = form.suppressed_until()
         outcome = triage.suppress(ids, user, data["reason"], until)
-        _report(request, outcome, f"Suppressed through {data['until']:%Y-%m-%d}:")
+        _report(
+            request, outcome, f"Suppressed through {date_format(data['until'], 'DATE_FORMAT')}:"
+        )
     elif action == "reopen":
         _report(request, triage.reopen(ids, user), "Reopened")
     else:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from driftcontrol.models import AuditEvent, OutboxEvent, WorkerHeartbeat
 
@@ -114,8 +115,10 @@ def audit_log() -> Component:
     return Component(
         "Audit log",
         True,
-        f"{latest.sequence} events, last at {latest.created_at:%Y-%m-%d %H:%M:%S} "
-        "UTC; verify with `manage.py drift audit verify`",
+        # In the reader's zone and the pages' one format (it names the zone).
+        f"{latest.sequence} events, last at "
+        f"{date_format(timezone.localtime(latest.created_at), 'DATETIME_FORMAT')}; "
+        "verify with `manage.py drift audit verify`",
     )
 
 

@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Pages show moments in the signed-in user's zone (Account page); needs request.user.
+    "driftcontrol.timezones.UserTimeZoneMiddleware",
     # RateLimit-* headers on every /api/ answer, errors included.
     "driftcontrol.api.throttling.RateLimitHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -136,7 +138,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Time, language, static files -------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.string("TIME_ZONE", "UTC", "time zone for display and schedules")
+TIME_ZONE = env.string(
+    "TIME_ZONE", "UTC", "time zone for schedules, and for display unless a user picks one"
+)
+# The "en" formats are the project's own (one date format on every page): see the module.
+FORMAT_MODULE_PATH = "driftcontrol.formats"
 USE_I18N = False
 USE_TZ = True
 

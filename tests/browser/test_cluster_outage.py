@@ -75,6 +75,7 @@ def watched(outage_cluster: DevCluster, tmp_path: Path) -> DriftPolicy:
 
 def scan_when_due(policy: DriftPolicy) -> None:
     """What the beat and a worker do together: queue the scans due, and run them."""
+
     def queued() -> set[int]:
         return set(Scan.objects.filter(status=ScanStatus.QUEUED).values_list("pk", flat=True))
 
