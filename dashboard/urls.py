@@ -4,7 +4,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from dashboard.views import (
+    account,
     clusters,
+    configure_clusters,
+    configure_lanes,
+    configure_policies,
+    configure_sources,
     exports,
     finding,
     finding_actions,
@@ -13,6 +18,7 @@ from dashboard.views import (
     policies,
     remediations,
     scans,
+    sources,
     system,
     tokens,
     trends,
@@ -30,6 +36,8 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Account
+    path("account/", account.account, name="account"),
     # Detection
     path("findings/", findings.finding_list, name="findings"),
     path("findings/export.csv", exports.findings_csv, name="findings-csv"),
@@ -37,9 +45,28 @@ urlpatterns = [
     path("findings/<int:pk>/", finding.finding_detail, name="finding"),
     path("findings/<int:pk>/ticket", finding.link_ticket, name="finding-ticket"),
     path("clusters/", clusters.cluster_list, name="clusters"),
+    # Configuration: clusters and lanes
+    path("clusters/new", configure_clusters.cluster_new, name="cluster-new"),
+    path(
+        "clusters/connection-test",
+        configure_clusters.connection_test,
+        name="cluster-connection-test",
+    ),
+    path("clusters/<slug:name>/edit", configure_clusters.cluster_edit, name="cluster-edit"),
+    path("lanes/new", configure_lanes.lane_new, name="lane-new"),
+    path("lanes/<slug:name>/edit", configure_lanes.lane_edit, name="lane-edit"),
     path("clusters/<slug:name>/", clusters.cluster_detail, name="cluster"),
     path("lanes/", clusters.lane_list, name="lanes"),
     path("policies/", policies.policy_list, name="policies"),
+    # Configuration: sources and policies
+    path("sources/", sources.source_list, name="sources"),
+    path("sources/new", configure_sources.source_new, name="source-new"),
+    path("sources/test-fetch", configure_sources.source_test_fetch, name="source-test-fetch"),
+    path("sources/<slug:name>/edit", configure_sources.source_edit, name="source-edit"),
+    path("policies/new", configure_policies.policy_new, name="policy-new"),
+    path("policies/validate", configure_policies.policy_validate, name="policy-validate"),
+    path("policies/dry-run", configure_policies.policy_dry_run, name="policy-dry-run"),
+    path("policies/<slug:name>/edit", configure_policies.policy_edit, name="policy-edit"),
     path("policies/<slug:name>/", policies.policy_detail, name="policy"),
     path("policies/<slug:name>/preview", policies.policy_preview, name="policy-preview"),
     path("scans/", scans.scan_list, name="scans"),

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from drift.git.commands import GitCommands
 from drift.git.errors import GitError, tail
 from drift.git.locations import ref_problem
 
 _REFS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class RefNames:
+    """The branches and tags of a repository, newest first."""
+
+    branches: list[str]
+    tags: list[str]
 
 
 class Refs(GitCommands):
@@ -28,7 +38,9 @@ class Refs(GitCommands):
             f"ref {ref!r} not found in {self.display} ({self._available_refs()}){detail}"
         )
 
-    def _available_refs(self) -> str:
+    def refs(self) -> RefNames:
+        """Every branch and tag of the copy (a mirror after `fetch()`), newest first."""
+        self._require_copy()
         out = self._git(
             "for-each-ref",
             "--sort=-creatordate",
@@ -38,9 +50,14 @@ class Refs(GitCommands):
             doing=f"listing refs of {self.display}",
         )
         names = out.decode(errors="replace").split()
-        branches = [n.removeprefix("refs/heads/") for n in names if n.startswith("refs/heads/")]
-        tags = [n.removeprefix("refs/tags/") for n in names if n.startswith("refs/tags/")]
-        return f"branches: {_few(branches)}; tags: {_few(tags)}"
+        return RefNames(
+            branches=[n.removeprefix("refs/heads/") for n in names if n.startswith("refs/heads/")],
+            tags=[n.removeprefix("refs/tags/") for n in names if n.startswith("refs/tags/")],
+        )
+
+    def _available_refs(self) -> str:
+        found = self.refs()
+        return f"branches: {_few(found.branches)}; tags: {_few(found.tags)}"
 
 
 def check_revision(revision: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from drift.kube import kubeconfig as kubeconfigs
@@ -165,6 +166,13 @@ class Transport:
                     continue
             except _BROKEN as error:
                 self._give_up_after(attempt, f"no answer to {method} {path}", error)
+                continue
+            except ApiException as error:
+                # The client turns urllib3's SSLError (a certificate the kubeconfig does not
+                # trust, an address that speaks no TLS) into an ApiException without status.
+                if not str(error.reason).startswith("SSLError"):
+                    raise
+                self._give_up_after(attempt, f"no TLS connection for {method} {path}", error)
                 continue
             if response.status == 401 and self._prepared.plugin is not None and not renewed:
                 # The plugin's credential expired before it said it would (or it says

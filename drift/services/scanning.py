@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -138,46 +139,11 @@ class _Scanner:
             )
 
     def run(self) -> None:
-        policy, cluster = self.policy, self.cluster
-        hasher = desired.secret_hasher()
         connection, discovery = self.connect()
-        revision = _read_source(policy.source)
-        state = desired.for_cluster(revision, policy, discovery, hasher)
-        scope = desired.Scope.of(policy)
-        resources = evidence.resources_to_read(policy, state, discovery, scope)
-        total = len(resources) + len(state.objects)
-        self.progress(0, total, force=True)
-        live = self.read_live(connection, resources, scope, total)
-        versions = {(r.group, r.kind): r.api_version for r in resources}
-        targets = evidence.hpa_targets(state, live)
-        rules = evidence.engine_policy(policy)
-        observations: list[ledger.Observation] = []
-        for done, (key, obj) in enumerate(state.objects.items(), start=len(resources) + 1):
-            self.progress(done, total)
-            if (key.group, key.kind) not in live.read:
-                continue
-            found = live.objects.get(key)
-            if obj.api_version != versions[key.group, key.kind]:
-                # Git declares this object in another version than the one listed: read it
-                # in its own, or the comparison would mix two schemas.
-                resource = discovery.find(obj.api_version, key.kind)
-                found = (
-                    connection.get(resource, key.namespace or None, key.name)
-                    if resource is not None
-                    else None
-                )
-            extra = ("/spec/replicas",) if key in targets else ()
-            observation = _observation(key, obj, found, rules, hasher, extra)
-            if observation is not None:
-                observations.append(observation)
-        if policy.detect_unmanaged and state.complete:
-            observations += evidence.unmanaged(state, live, scope, rules, hasher)
-
-        def known(key: ObjectKey) -> bool:
-            return (key.group, key.kind) in live.read and (state.complete or key in state.objects)
-
-        outcome = ledger.record(policy, cluster, observations, known, self.scan)
-        self.finish(state, live, outcome, total)
+        revision = _read_source(self.policy.source)
+        seen = examine(self.policy, connection, discovery, revision, self.progress)
+        outcome = ledger.record(self.policy, self.cluster, seen.observations, seen.known, self.scan)
+        self.finish(seen.state, seen.live, outcome, seen.total)
 
     def connect(self) -> tuple[kube.Kube, kube.Discovery]:
         """A connection to the cluster and what it serves; the contact is recorded either way."""
@@ -188,38 +154,6 @@ class _Scanner:
         except kube.KubeError as error:
             clusters.record_contact(self.cluster, error=str(error))
             raise
-
-    def read_live(
-        self,
-        connection: kube.Kube,
-        resources: list[kube.Resource],
-        scope: desired.Scope,
-        total: int,
-    ) -> evidence.LiveState:
-        live = evidence.LiveState()
-        namespaces = scope.listed_namespaces()
-        for done, resource in enumerate(resources, start=1):
-            self.progress(done, total)
-            try:
-                listed: list[str | None] = [None]
-                if resource.namespaced and namespaces:
-                    listed = list(namespaces)
-                for namespace in listed:
-                    for page in connection.pages(resource, namespace):
-                        for item in page.items:
-                            key = key_of(item)
-                            if key.kind == "HorizontalPodAutoscaler":
-                                live.autoscalers.append(item)
-                            if scope.covers(key, (item.get("metadata") or {}).get("labels")):
-                                live.objects[key] = item
-                        self.progress(done, total)
-            except kube.KubeError as error:
-                live.failures.append(
-                    f"{resource.kind} ({resource.api_version}) could not be read: {error}"
-                )
-                continue
-            live.read.add((resource.group, resource.kind))
-        return live
 
     def finish(
         self,
@@ -251,6 +185,104 @@ class _Scanner:
         scan.findings_open = self.policy.findings.open().filter(cluster=self.cluster).count()
         scan.heartbeat_at = scan.finished_at
         scan.save()
+
+
+class Progress(Protocol):
+    """Told how far a scan is: `done` of `total` steps (kinds listed, objects compared)."""
+
+    def __call__(self, done: int, total: int, force: bool = False) -> None: ...
+
+
+@dataclass
+class Examination:
+    """What comparing a policy's desired state with one cluster found: nothing written yet."""
+
+    state: desired.DesiredState
+    live: evidence.LiveState
+    observations: list[ledger.Observation]
+    total: int  # the steps progress counted
+
+    def known(self, key: ObjectKey) -> bool:
+        """Whether the evidence about key is complete: only then may its finding resolve."""
+        read = (key.group, key.kind) in self.live.read
+        return read and (self.state.complete or key in self.state.objects)
+
+
+def examine(
+    policy: DriftPolicy,
+    connection: kube.Kube,
+    discovery: kube.Discovery,
+    revision: desired.Revision,
+    progress: Progress,
+) -> Examination:
+    """Compare the revision's objects (as this cluster holds them) with the live ones, as a
+    scan does, and say what drifted. Reads the cluster; writes nothing (the dry run of an
+    unsaved policy relies on it)."""
+    hasher = desired.secret_hasher()
+    state = desired.for_cluster(revision, policy, discovery, hasher)
+    scope = desired.Scope.of(policy)
+    resources = evidence.resources_to_read(policy, state, discovery, scope)
+    total = len(resources) + len(state.objects)
+    progress(0, total, force=True)
+    live = read_live(connection, resources, scope, total, progress)
+    versions = {(r.group, r.kind): r.api_version for r in resources}
+    targets = evidence.hpa_targets(state, live)
+    rules = evidence.engine_policy(policy)
+    observations: list[ledger.Observation] = []
+    for done, (key, obj) in enumerate(state.objects.items(), start=len(resources) + 1):
+        progress(done, total)
+        if (key.group, key.kind) not in live.read:
+            continue
+        found = live.objects.get(key)
+        if obj.api_version != versions[key.group, key.kind]:
+            # Git declares this object in another version than the one listed: read it
+            # in its own, or the comparison would mix two schemas.
+            resource = discovery.find(obj.api_version, key.kind)
+            found = (
+                connection.get(resource, key.namespace or None, key.name)
+                if resource is not None
+                else None
+            )
+        extra = ("/spec/replicas",) if key in targets else ()
+        observation = _observation(key, obj, found, rules, hasher, extra)
+        if observation is not None:
+            observations.append(observation)
+    if policy.detect_unmanaged and state.complete:
+        observations += evidence.unmanaged(state, live, scope, rules, hasher)
+    return Examination(state, live, observations, total)
+
+
+def read_live(
+    connection: kube.Kube,
+    resources: list[kube.Resource],
+    scope: desired.Scope,
+    total: int,
+    progress: Progress,
+) -> evidence.LiveState:
+    live = evidence.LiveState()
+    namespaces = scope.listed_namespaces()
+    for done, resource in enumerate(resources, start=1):
+        progress(done, total)
+        try:
+            listed: list[str | None] = [None]
+            if resource.namespaced and namespaces:
+                listed = list(namespaces)
+            for namespace in listed:
+                for page in connection.pages(resource, namespace):
+                    for item in page.items:
+                        key = key_of(item)
+                        if key.kind == "HorizontalPodAutoscaler":
+                            live.autoscalers.append(item)
+                        if scope.covers(key, (item.get("metadata") or {}).get("labels")):
+                            live.objects[key] = item
+                    progress(done, total)
+        except kube.KubeError as error:
+            live.failures.append(
+                f"{resource.kind} ({resource.api_version}) could not be read: {error}"
+            )
+            continue
+        live.read.add((resource.group, resource.kind))
+    return live
 
 
 def _observation(

@@ -45,13 +45,23 @@ def every_page(fleet: Fleet) -> list[str]:
         f"/scans/{scan.pk}/",
         "/clusters/",
         "/clusters/east/",
+        "/clusters/new",
+        "/clusters/east/edit",
         "/lanes/",
+        "/lanes/new",
+        "/lanes/fast/edit",
         "/policies/",
         f"/policies/{fleet.policy.name}/",
+        "/policies/new",
+        f"/policies/{fleet.policy.name}/edit",
+        "/sources/",
+        "/sources/new",
+        "/sources/deploy/edit",
         "/trends/",
         "/system/",
         "/tokens/",
         "/webhooks/",
+        "/account/",
     ]
 
 

@@ -1,0 +1,259 @@
+"""The cluster and lane forms: their fields as a person types them (labels as key=value
+lines, lists one per line, the kubeconfig as a file or pasted). They check only what a
+browser could get wrong; `drift.services.configuration` decides the rest, and its
+problems come back here next to the fields their document paths name.
+
+Inputs name their hint and their error through Django's own aria-describedby
+(`<id>_helptext`, `<id>_error`): the templates give those ids to the texts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django import forms
+
+from drift.declarative import API_VERSION
+from drift.models import Cluster, Lane
+from driftcontrol.api.bounds import MAX_TEXT
+from driftcontrol.exceptions import FieldProblem
+
+# Kubeconfigs are a few kilobytes, tens with certificates inline.
+MAX_KUBECONFIG = 256 * 1024
+# `spec.lanes[0]`, `spec.namespaces[2].x` -> the list they are items of.
+_ITEM = re.compile(r"\[\d+\].*$")
+CHOOSE_AGAIN = "The file you chose was not kept: choose it again (or paste its content)."
+
+CLUSTER_PATHS = {
+    "metadata.name": "name",
+    "metadata.labels": "labels",
+    "spec.lanes": "lanes",
+    "spec.context": "context",
+    "spec.enabled": "enabled",
+    "spec.kubeconfig": "kubeconfig",
+}
+LANE_PATHS = {
+    "metadata.name": "name",
+    "spec.description": "description",
+    "spec.namespaces": "namespaces",
+    "spec.identities": "identities",
+    "spec.branches": "branches",
+}
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _document(kind: str, name: str, spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": kind,
+        "metadata": {"name": name, **metadata},
+        "spec": spec,
+    }
+
+
+class ConfigurationForm(forms.Form):
+    """One configuration object's form; an edit keeps the object's name."""
+
+    paths: dict[str, str] = {}
+
+    name = forms.CharField(
+        max_length=63,
+        label="Name",
+        help_text="Lowercase letters, digits and '-'; it cannot be changed later.",
+    )
+    # Which object the connection test's full-page answer returns to ("" for a new one).
+    editing = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, editing: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
+        self.editing = editing
+        self.initial["editing"] = editing
+        if editing:
+            del self.fields["name"]
+
+    def object_name(self) -> str:
+        return self.editing or str(self.cleaned_data.get("name") or "")
+
+    def add_problems(self, problems: Iterable[FieldProblem]) -> None:
+        """Each problem next to the field its path names; the rest above the form."""
+        for problem in problems:
+            field = self.paths.get(_ITEM.sub("", problem.path))
+            if field in self.fields:
+                self.add_error(field, problem.message)
+            else:
+                self.add_error(None, f"{problem.path}: {problem.message}")
+
+
+class ClusterForm(ConfigurationForm):
+    """A cluster: its labels, lanes, context, and kubeconfig (write-only)."""
+
+    paths = CLUSTER_PATHS
+
+    labels = forms.CharField(
+        required=False,
+        label="Labels",
+        max_length=MAX_TEXT,
+        help_text="One key=value per line, e.g. env=prod. Policies choose clusters by them.",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    )
+    lanes = forms.MultipleChoiceField(
+        required=False,
+        label="Lanes",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The lanes of change that deliver to this cluster.",
+    )
+    context = forms.CharField(
+        max_length=253,
+        required=False,
+        label="Context",
+        help_text="The kubeconfig context to use; empty uses its current context.",
+    )
+    enabled = forms.BooleanField(required=False, initial=True, label="Enabled: scan it")
+    kubeconfig_file = forms.FileField(required=False, label="Kubeconfig file")
+    kubeconfig = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=MAX_KUBECONFIG,
+        label="Or paste the kubeconfig",
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, cluster: Cluster | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, editing=cluster.name if cluster else "", **kwargs)
+        self.fields["lanes"].choices = [(n, n) for n in Lane.objects.values_list("name", flat=True)]
+        keep = "Leave both empty to keep the stored kubeconfig, which is never shown."
+        first = "Stored encrypted, never shown again. Needed for a new cluster."
+        self.fields["kubeconfig"].help_text = keep if cluster and cluster.has_credentials else first
+        if self.files.get("kubeconfig_file"):
+            # A browser never fills a file input back in: say so wherever the form returns.
+            self.fields["kubeconfig_file"].help_text = CHOOSE_AGAIN
+        if cluster is not None and not self.is_bound:
+            self.initial |= {
+                "labels": "\n".join(f"{k}={v}" for k, v in cluster.labels.items()),
+                "lanes": [lane.name for lane in cluster.lanes.all()],
+                "context": cluster.context,
+                "enabled": cluster.enabled,
+            }
+
+    def clean_labels(self) -> dict[str, str]:
+        labels: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data["labels"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, equals, value = line.strip().partition("=")
+            if not equals or not key.strip():
+                raise forms.ValidationError(f"line {number}: write key=value")
+            if key.strip() in labels:
+                raise forms.ValidationError(f"line {number}: {key.strip()} is given twice")
+            labels[key.strip()] = value.strip()
+        return labels
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        upload, pasted = data.get("kubeconfig_file"), data.get("kubeconfig") or ""
+        if upload and pasted.strip():
+            self.add_error("kubeconfig", "give the kubeconfig once: a file or pasted text")
+        elif upload:
+            data["kubeconfig_content"] = self._read(upload)
+        elif pasted.strip():
+            data["kubeconfig_content"] = self._content(pasted)
+        return data
+
+    def _read(self, upload: Any) -> str | None:
+        if upload.size > MAX_KUBECONFIG:
+            self.add_error("kubeconfig_file", f"is larger than {MAX_KUBECONFIG // 1024} KB")
+            return None
+        try:
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            self.add_error("kubeconfig_file", "is not a kubeconfig (YAML text in UTF-8)")
+            return None
+        return self._content(text, "kubeconfig_file")
+
+    def _content(self, text: str, field: str = "kubeconfig") -> str | None:
+        # One line would be read as a path, making the server read one of its own files.
+        if "\n" not in text.strip():
+            self.add_error(field, "give the kubeconfig's content (YAML), not a file path")
+            return None
+        return text
+
+    def kubeconfig_problem(self) -> str:
+        """Why the kubeconfig given cannot be tested ("" when it can, or none was given)."""
+        errors = [*self.errors.get("kubeconfig_file", []), *self.errors.get("kubeconfig", [])]
+        return " ".join(str(error) for error in errors)
+
+    def given_kubeconfig(self) -> str | None:
+        """The kubeconfig uploaded or pasted; None keeps (or tests) the stored one."""
+        return self.cleaned_data.get("kubeconfig_content")
+
+    def kubeconfig_to_test(self) -> str | None:
+        """The kubeconfig given; else None, the stored one, when editing ("" when adding)."""
+        given = self.given_kubeconfig()
+        return given if given is not None or self.editing else ""
+
+    def document(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        spec: dict[str, Any] = {
+            "context": data.get("context", ""),
+            "lanes": list(data.get("lanes", [])),
+            "enabled": bool(data.get("enabled")),
+        }
+        if self.given_kubeconfig() is not None:
+            spec["kubeconfig"] = self.given_kubeconfig()
+        return _document("Cluster", self.object_name(), spec, labels=data.get("labels", {}))
+
+
+class LaneForm(ConfigurationForm):
+    """A lane: what it owns. Its clusters join it on their own form (`spec.lanes`)."""
+
+    paths = LANE_PATHS
+
+    description = forms.CharField(
+        required=False,
+        max_length=MAX_TEXT,
+        label="Description",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    namespaces = forms.CharField(
+        required=False,
+        max_length=MAX_TEXT,
+        label="Namespaces",
+        help_text="One per line; globs like shop-* work.",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    )
+    identities = forms.CharField(
+        required=False,
+        max_length=MAX_TEXT,
+        label="Identities",
+        help_text="The users and service accounts that deploy this lane, one per line.",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    )
+    branches = forms.CharField(
+        required=False,
+        max_length=MAX_TEXT,
+        label="Branches",
+        help_text="The Git branches it delivers from, one per line.",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    )
+
+    def __init__(self, *args: Any, lane: Lane | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, editing=lane.name if lane else "", **kwargs)
+        if lane is not None and not self.is_bound:
+            self.initial |= {
+                "description": lane.description,
+                "namespaces": "\n".join(lane.namespaces),
+                "identities": "\n".join(lane.identities),
+                "branches": "\n".join(lane.branches),
+            }
+
+    def document(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        spec = {
+            "description": data.get("description", ""),
+            **{key: _lines(data.get(key, "")) for key in ("namespaces", "identities", "branches")},
+        }
+        return _document("Lane", self.object_name(), spec)
