@@ -21,6 +21,8 @@ def setup_django(database: str = "driftcontrol_bench") -> None:
     os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{database}")
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "driftcontrol.settings")
+    # Django's test client, which page benchmarks use, says it is "testserver".
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
     import psycopg2
 
     admin = psycopg2.connect("dbname=postgres user=postgres host=127.0.0.1")

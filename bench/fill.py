@@ -127,6 +127,7 @@ FINDING_COLUMNS = (
     "occurrences",
     "ticket_id",
     "ticket_url",
+    "updated_at",
 )
 DIFF = json.dumps({"paths": ["/spec/template/spec/containers/0/image"], "fields": [], "patch": []})
 
@@ -173,6 +174,7 @@ def _finding_row(
         1 + int(rng.expovariate(1.5)),
         "",
         "",
+        last_seen.isoformat(),  # a finding last changed when it was last seen
     )
 
 
