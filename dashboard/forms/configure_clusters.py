@@ -1,28 +1,21 @@
 """The cluster and lane forms: their fields as a person types them (labels as key=value
 lines, lists one per line, the kubeconfig as a file or pasted). They check only what a
 browser could get wrong; `drift.services.configuration` decides the rest, and its
-problems come back here next to the fields their document paths name.
-
-Inputs name their hint and their error through Django's own aria-describedby
-(`<id>_helptext`, `<id>_error`): the templates give those ids to the texts."""
+problems come back here next to the fields their document paths name (DocumentForm)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 
+from dashboard.forms.configure import DocumentForm
 from drift.declarative import API_VERSION
 from drift.models import Cluster, Lane
 from driftcontrol.api.bounds import MAX_TEXT
-from driftcontrol.exceptions import FieldProblem
 
 # Kubeconfigs are a few kilobytes, tens with certificates inline.
 MAX_KUBECONFIG = 256 * 1024
-# `spec.lanes[0]`, `spec.namespaces[2].x` -> the list they are items of.
-_ITEM = re.compile(r"\[\d+\].*$")
 CHOOSE_AGAIN = "The file you chose was not kept: choose it again (or paste its content)."
 
 CLUSTER_PATHS = {
@@ -55,10 +48,8 @@ def _document(kind: str, name: str, spec: dict[str, Any], **metadata: Any) -> di
     }
 
 
-class ConfigurationForm(forms.Form):
+class ConfigurationForm(DocumentForm):
     """One configuration object's form; an edit keeps the object's name."""
-
-    paths: dict[str, str] = {}
 
     name = forms.CharField(
         max_length=63,
@@ -69,7 +60,7 @@ class ConfigurationForm(forms.Form):
     editing = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, editing: str = "", **kwargs: Any) -> None:
-        super().__init__(*args, label_suffix="", **kwargs)
+        super().__init__(*args, **kwargs)
         self.editing = editing
         self.initial["editing"] = editing
         if editing:
@@ -77,15 +68,6 @@ class ConfigurationForm(forms.Form):
 
     def object_name(self) -> str:
         return self.editing or str(self.cleaned_data.get("name") or "")
-
-    def add_problems(self, problems: Iterable[FieldProblem]) -> None:
-        """Each problem next to the field its path names; the rest above the form."""
-        for problem in problems:
-            field = self.paths.get(_ITEM.sub("", problem.path))
-            if field in self.fields:
-                self.add_error(field, problem.message)
-            else:
-                self.add_error(None, f"{problem.path}: {problem.message}")
 
 
 class ClusterForm(ConfigurationForm):

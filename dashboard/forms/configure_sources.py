@@ -4,15 +4,14 @@ rest, and its problems come back here next to the fields they name."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django import forms
 
-from driftcontrol.exceptions import FieldProblem
+from dashboard.forms.configure import DocumentForm
 
 # Where each field is written in a GitSource document.
-DOCUMENT_PATHS = {
+SOURCE_PATHS = {
     "metadata.name": "name",
     "spec.url": "url",
     "spec.ref": "ref",
@@ -21,39 +20,10 @@ DOCUMENT_PATHS = {
 }
 
 
-class DescribedForm(forms.Form):
-    """A form whose inputs name their hint and their errors (aria-describedby) and say
-    when they are invalid, so a screen reader reads the error with the field."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name, field in self.fields.items():
-            if field.help_text:
-                field.widget.attrs["aria-describedby"] = f"{self[name].auto_id}-hint"
-
-    def add_error(self, field: str | None, error: Any) -> None:
-        super().add_error(field, error)
-        for name in self.errors:
-            if name not in self.fields:
-                continue
-            attrs, bound = self.fields[name].widget.attrs, self[name]
-            ids = [f"{bound.auto_id}-error"] + (
-                [f"{bound.auto_id}-hint"] if self.fields[name].help_text else []
-            )
-            attrs.update({"aria-invalid": "true", "aria-describedby": " ".join(ids)})
-
-    def add_problems(self, problems: Iterable[FieldProblem], paths: dict[str, str]) -> None:
-        """Put each problem next to the field its path names; the rest above the form."""
-        for problem in problems:
-            field = paths.get(problem.path)
-            if field in self.fields and not self.fields[field].disabled:
-                self.add_error(field, problem.message)
-            else:
-                self.add_error(None, f"{problem.path}: {problem.message}")
-
-
-class SourceForm(DescribedForm):
+class SourceForm(DocumentForm):
     """A Git source: where its manifests are, and the push hook's secret (write-only)."""
+
+    paths = SOURCE_PATHS
 
     name = forms.CharField(
         max_length=63,
@@ -101,10 +71,6 @@ class SourceForm(DescribedForm):
         else:
             del self.fields["remove_hook_secret"]
             self.fields["hook_secret"].help_text = "Optional: the push hook must then send it."
-        # Its hint depends on the source, so it was not there for DescribedForm to name.
-        self.fields["hook_secret"].widget.attrs["aria-describedby"] = (
-            f"{self['hook_secret'].auto_id}-hint"
-        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from dashboard.forms.configure_sources import DOCUMENT_PATHS, FetchTrialForm, SourceForm
+from dashboard.forms.configure_sources import FetchTrialForm, SourceForm
 from dashboard.views.base import dashboard
 from drift.models import GitSource
 from drift.services import editing, sources
@@ -27,7 +27,7 @@ def source_new(request: HttpRequest) -> HttpResponse:
         try:
             editing.create(_document(form, form.cleaned_data["name"]), request.user)
         except Invalid as invalid:
-            form.add_problems(invalid.problems, DOCUMENT_PATHS)
+            form.add_problems(invalid.problems)
         else:
             messages.success(request, f"Git source {form.cleaned_data['name']} is added.")
             return redirect("sources")
@@ -43,7 +43,7 @@ def source_edit(request: HttpRequest, name: str) -> HttpResponse:
         try:
             editing.update(_document(form, name), request.user, name)
         except Invalid as invalid:
-            form.add_problems(invalid.problems, DOCUMENT_PATHS)
+            form.add_problems(invalid.problems)
         else:
             messages.success(request, f"Git source {name} is saved.")
             return redirect("sources")

@@ -157,9 +157,9 @@ def test_a_refused_source_keeps_what_was_typed_and_stores_nothing(
     assert "names a git remote helper" in url_errors[0]
     assert "is not a valid ref" in response.context["form"].errors["ref"][0]
     # Each error is next to its field, which names it for screen readers.
-    assert 'aria-describedby="id_url-error id_url-hint"' in text
+    assert 'aria-describedby="id_url_helptext id_url_error"' in text
     assert 'aria-invalid="true"' in text
-    assert '<p class="error" id="id_url-error">' in text
+    assert '<p class="error" id="id_url_error">' in text
     assert 'value="payments"' in text and 'value="ext::sh -c id"' in text
     assert 'value="k8s/prod"' in text
     assert "typed-secret" not in text
