@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from dashboard.forms.drift import RangeForm
 from dashboard.views.base import dashboard
-from dashboard.views.findings import DEFAULT_ORDER, list_params
+from dashboard.views.findings import list_params, ordered
 from drift.filters import FindingFilter
 from drift.models import DailyRollup, Finding
 
@@ -98,8 +98,7 @@ def findings_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     finder = FindingFilter(params, queryset=listed)
     if not finder.is_valid():
         return _refused(finder.errors)
-    rows = finder.qs
-    rows = rows.order_by(*(rows.query.order_by or DEFAULT_ORDER), "-pk")
+    rows = ordered(finder.qs, params)
     base = settings.BASE_URL.rstrip("/")
     found = (_finding_row(f, base) for f in rows.iterator(chunk_size=2000))
     return _stream(FINDING_COLUMNS, found, "findings")

@@ -65,6 +65,17 @@ STATUS_CHOICES = [(OPEN, "Not resolved (suppressed too)"), *FindingStatus.choice
 DEFAULT_STATUSES = [FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED]
 
 
+def ordered(rows: QuerySet[Finding], params: Any) -> QuerySet[Finding]:
+    """The list's order: the one asked for, else worst first. With one severity chosen,
+    the severity is the same on every row: ordering by it too would keep PostgreSQL from
+    walking the (status, severity, -last_seen) index, and sort a million rows instead. A
+    unique tie-breaker keeps pages stable when many findings share a timestamp."""
+    order = rows.query.order_by or DEFAULT_ORDER
+    if order == DEFAULT_ORDER and len(set(params.getlist("severity"))) == 1:
+        order = DEFAULT_ORDER[1:]
+    return rows.order_by(*order, "-pk")
+
+
 def list_params(query: Any) -> Any:
     """The request's filters, with the list's default statuses when it names none."""
     params = query.copy()
@@ -117,9 +128,7 @@ def _sorts(current: str) -> dict[str, dict[str, str]]:
 def finding_list(request: HttpRequest) -> HttpResponse:
     params = list_params(request.GET)
     finder = FindingFilter(params, queryset=_listed())
-    rows = finder.qs
-    # A unique tie-breaker keeps pages stable when many findings share a timestamp.
-    rows = rows.order_by(*(rows.query.order_by or DEFAULT_ORDER), "-pk")
+    rows = ordered(finder.qs, params)
     page = paginate(rows, request.GET.get("page"), PER_PAGE)
     current_sort = (params.get("ordering") or "").strip()
     if current_sort == "-severity":  # the default order, spelled out
