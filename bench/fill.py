@@ -46,11 +46,12 @@ def _pick(rng: random.Random, weighted: tuple) -> tuple:  # type: ignore[type-ar
     return weighted[-1]  # type: ignore[no-any-return]
 
 
-def fill(findings: int, clusters: int = 200, days: int = 90, seed: int = 7) -> None:
+def fill(findings: int, clusters: int = 200, days: int = 90, seed: int = 7) -> bool:
+    """Fill the database unless it holds `findings` already; whether it filled it now."""
     from drift.models import Cluster, DriftPolicy, Finding, GitSource, Lane, Scan
 
     if Finding.objects.count() == findings:
-        return
+        return False
     started = time.monotonic()
     rng = random.Random(seed)
     with connection.cursor() as cursor:
@@ -101,6 +102,7 @@ def fill(findings: int, clusters: int = 200, days: int = 90, seed: int = 7) -> N
         f"filled {findings:,} findings over {clusters} clusters and {days} days in "
         f"{time.monotonic() - started:.0f} s"
     )
+    return True
 
 
 FINDING_COLUMNS = (
