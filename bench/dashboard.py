@@ -28,6 +28,7 @@ PAGES = {
     "findings, first page": ("findings", ""),
     "findings, filtered": ("findings", "?severity=high&status=resolved&sort=-last_seen"),
     "findings, one cluster": ("findings", "?cluster=cluster-017&status=resolved"),
+    "findings, search": ("findings", "?q=app-42"),
     "trends, 90 days": ("trends", "?days=90"),
 }
 SIZES = {

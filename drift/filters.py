@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from drift import search
 from drift.engine.severity import LEVELS, rank
 from drift.models import (
     Cluster,
@@ -90,12 +91,7 @@ class FindingFilter(django_filters.FilterSet):
         text = value.strip()
         if not text:
             return queryset
-        return queryset.filter(
-            Q(name__icontains=text)
-            | Q(namespace__icontains=text)
-            | Q(kind__icontains=text)
-            | Q(ticket_id__iexact=text)
-        )
+        return queryset.filter(search.matching(text))
 
 
 class ScanFilter(django_filters.FilterSet):

@@ -14,6 +14,7 @@ from django.utils.cache import patch_vary_headers
 from dashboard.forms.drift import suppression_bounds
 from dashboard.views.base import dashboard
 from dashboard.views.paging import paginate
+from drift import search
 from drift.filters import OPEN, FindingFilter
 from drift.models import (
     Cluster,
@@ -146,6 +147,7 @@ def finding_list(request: HttpRequest) -> HttpResponse:
         "types": _options(FindingType.choices, params.getlist("type")),
         "statuses": _options(STATUS_CHOICES, params.getlist("status")),
         "strategies": RemediationStrategy.choices,
+        "search_says": search.SAYS[search.mode()],
         "suppression": suppression_bounds(),
         "filtered": any(
             params.get(key) for key in ("cluster", "lane", "policy", "namespace", "kind", "q")
