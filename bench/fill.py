@@ -10,7 +10,6 @@ many findings is left as it is.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import random
@@ -19,6 +18,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
+
+from drift.models.findings import fingerprint
 
 SEVERITIES = (
     ("critical", 4, 0.04),
@@ -152,21 +153,23 @@ def _finding_row(
     resolved = None if still_open else first_seen + timedelta(seconds=rng.expovariate(1 / 7200))
     last_seen = resolved or now - timedelta(seconds=rng.uniform(0, 600))
     started = first_seen - timedelta(seconds=rng.expovariate(1 / 30))
+    cluster, namespace, name = rng.choice(clusters), f"team-{rng.randint(0, 49)}", f"app-{index}"
     return (
-        rng.choice(clusters),
+        cluster,
         rng.choice(policies),
         group,
         api_version,
         kind,
-        f"team-{rng.randint(0, 49)}",
-        f"app-{index}",
+        namespace,
+        name,
         "",
         finding_type,
         severity,
         severity_rank,
         "open" if still_open else "resolved",
         "",
-        hashlib.sha256(str(index).encode()).hexdigest(),
+        # The ledger's own: a scan that sees this drift again finds this row.
+        fingerprint(cluster, group, kind, namespace, name, finding_type),
         DIFF,
         "[]",
         first_seen.isoformat(),

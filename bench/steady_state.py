@@ -1,0 +1,206 @@
+"""Benchmark of the pages while scans write (issue: fleet-scale steady state).
+
+On the 1,000,000-finding database of bench/dashboard.py (filled if missing, else kept as
+autovacuum left it; never VACUUMed by hand), one process re-scans (policy, cluster)
+scopes through the findings ledger without pause: each scan sees its scope's open drift
+again, unchanged, as a real steady state does. Meanwhile another process measures the
+overview, the findings list, a finding's page, trends and the API's findings list, in the
+same order, again and again. The same pages are measured before, with no writes, for
+comparison. Printed: per page the median and p95, quiet and under writes; scans per
+minute; rows the ledger wrote per scan (PostgreSQL's own counters for drift_finding); and
+the findings each scan saw.
+
+Run: .venv/bin/python bench/steady_state.py [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE = "driftcontrol_bench_large"
+FINDINGS = 1_000_000
+ENV = {
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
+    "DEBUG": "0",  # DEBUG would record every query
+    "SECRET_KEY": "bench-" + "x" * 50,
+    "STATIC_MANIFEST": "0",
+    "FIELD_ENCRYPTION_KEYS": "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMTI=",
+    "ALLOWED_HOSTS": "testserver",
+}
+
+
+def _django() -> None:
+    sys.path.insert(0, str(ROOT))
+    from bench.common import setup_django
+
+    setup_django(DATABASE)
+
+
+def _pages() -> dict[str, str]:
+    from drift.models import Finding
+
+    one = Finding.objects.open().order_by("-last_seen").values_list("pk", flat=True).first()
+    return {
+        "overview": "/",
+        "findings": "/findings/",
+        "finding": f"/findings/{one}/",
+        "trends": "/trends/?days=30",
+        "api findings": "/api/v1/findings/",
+    }
+
+
+def read(seconds: float, until_file: str) -> None:
+    """Measure every page in turn until ``seconds`` pass (or the file appears)."""
+    _django()
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from driftcontrol.permissions import set_role
+
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    set_role(user, "admin")
+    client = Client()
+    client.force_login(user)
+    pages = _pages()
+    times: dict[str, list[float]] = {name: [] for name in pages}
+    for url in pages.values():
+        client.get(url)  # warm: first query plans, template cache
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not os.path.exists(until_file):
+        for name, url in pages.items():
+            started = time.perf_counter()
+            response = client.get(url)
+            times[name].append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+    print(json.dumps(times))
+
+
+def write(seconds: float) -> None:
+    """Re-scan scopes through the ledger, each seeing its open drift again, unchanged."""
+    _django()
+    from drift.models import Cluster, DriftPolicy, Finding
+    from drift.services import ledger
+
+    scopes = [(p, c) for p in DriftPolicy.objects.all() for c in Cluster.objects.all()]
+    before = _counters()
+    scans = seen = 0
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        policy, cluster = scopes[scans % len(scopes)]
+        observed = [
+            ledger.Observation(
+                key=ledger.key_of(f),
+                api_version=f.api_version,
+                type=f.type,
+                severity=f.severity,
+                diff=f.diff,
+                attribution=f.attribution,
+                source=f.source,
+                drift_started_at=f.drift_started_at.isoformat() if f.drift_started_at else None,
+            )
+            for f in Finding.objects.open().filter(policy=policy, cluster=cluster)
+        ]
+        ledger.record(policy, cluster, observed, lambda key: True)
+        scans, seen = scans + 1, seen + len(observed)
+    elapsed = time.monotonic() - started
+    after = _counters()
+    written = {name: after[name] - before[name] for name in after}
+    print(json.dumps({"scans": scans, "seen": seen, "seconds": elapsed, "written": written}))
+
+
+def _counters() -> dict[str, int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_stat_force_next_flush()"
+            if connection.pg_version >= 150000
+            else "SELECT pg_stat_clear_snapshot()"
+        )
+        cursor.execute(
+            "SELECT n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del FROM pg_stat_user_tables "
+            "WHERE relname = 'drift_finding'"
+        )
+        inserted, updated, hot, deleted = cursor.fetchone()
+    return {"inserted": inserted, "updated": updated, "hot updates": hot, "deleted": deleted}
+
+
+def _child(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, __file__, *args],
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _prepare() -> str:
+    """Fill the database if needed; what state it is in."""
+    script = (
+        "import sys; sys.path.insert(0, '.'); from bench.common import setup_django; "
+        f"setup_django({DATABASE!r}); from bench.fill import fill; "
+        f"print('filled now, ANALYZE after the fill' if fill({FINDINGS}) else "
+        "'kept from an earlier run, as autovacuum left it')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _summary(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return f"{statistics.median(ordered):7.1f} {p95:7.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--child", nargs="+")
+    options = parser.parse_args()
+    if options.child:
+        role, *rest = options.child
+        if role == "read":
+            read(float(rest[0]), rest[1])
+        else:
+            write(float(rest[0]))
+        return
+    state = _prepare()
+    quiet = json.loads(_child("--child", "read", str(options.seconds / 2), "-").communicate()[0])
+    writer = _child("--child", "write", str(options.seconds))
+    loaded = json.loads(_child("--child", "read", str(options.seconds), "-").communicate()[0])
+    wrote = json.loads(writer.communicate()[0])
+    print(f"database: {FINDINGS:,} findings, {state}; autovacuum as configured, no manual VACUUM")
+    print(
+        f"writes: one process, {wrote['scans']} scans in {wrote['seconds']:.0f} s "
+        f"({wrote['scans'] / wrote['seconds'] * 60:.0f} per minute), "
+        f"{wrote['seen'] / max(wrote['scans'], 1):.1f} findings seen per scan, all unchanged"
+    )
+    rows = wrote["written"]
+    per_scan = {k: v / max(wrote["scans"], 1) for k, v in rows.items()}
+    print(
+        "rows written to drift_finding per scan: "
+        + ", ".join(f"{name} {value:.1f}" for name, value in per_scan.items())
+    )
+    print(f"{'page':<14} {'quiet: median p95 (ms)':>24} {'under writes: median p95':>26}")
+    for name in quiet:
+        print(f"{name:<14} {_summary(quiet[name]):>24} {_summary(loaded[name]):>26}")
+
+
+if __name__ == "__main__":
+    main()
