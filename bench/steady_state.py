@@ -27,8 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "driftcontrol_bench_large"
 FINDINGS = 1_000_000
+# The goal compares each page with its figure at 1,000 findings (bench/dashboard.py's).
+SMALL, SMALL_FINDINGS = "driftcontrol_bench_small", 1_000
 ENV = {
-    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
     "DEBUG": "0",  # DEBUG would record every query
     "SECRET_KEY": "bench-" + "x" * 50,
     "STATIC_MANIFEST": "0",
@@ -37,11 +38,11 @@ ENV = {
 }
 
 
-def _django() -> None:
+def _django(database: str = DATABASE) -> None:
     sys.path.insert(0, str(ROOT))
     from bench.common import setup_django
 
-    setup_django(DATABASE)
+    setup_django(database)
 
 
 def _pages() -> dict[str, str]:
@@ -57,9 +58,9 @@ def _pages() -> dict[str, str]:
     }
 
 
-def read(seconds: float, until_file: str) -> None:
+def read(seconds: float, until_file: str, database: str) -> None:
     """Measure every page in turn until ``seconds`` pass (or the file appears)."""
-    _django()
+    _django(database)
     from django.contrib.auth import get_user_model
     from django.test import Client
 
@@ -133,28 +134,32 @@ def _counters() -> dict[str, int]:
     return {"inserted": inserted, "updated": updated, "hot updates": hot, "deleted": deleted}
 
 
-def _child(*args: str) -> subprocess.Popen[str]:
+def _child(database: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, __file__, *args],
+        [sys.executable, __file__, "--child", *args, database],
         cwd=ROOT,
-        env={**os.environ, **ENV},
+        env={**os.environ, **ENV, "DATABASE_URL": _url(database)},
         stdout=subprocess.PIPE,
         text=True,
     )
 
 
-def _prepare() -> str:
+def _url(database: str) -> str:
+    return f"postgres://postgres@127.0.0.1:5432/{database}"
+
+
+def _prepare(database: str, findings: int) -> str:
     """Fill the database if needed; what state it is in."""
     script = (
         "import sys; sys.path.insert(0, '.'); from bench.common import setup_django; "
-        f"setup_django({DATABASE!r}); from bench.fill import fill; "
-        f"print('filled now, ANALYZE after the fill' if fill({FINDINGS}) else "
+        f"setup_django({database!r}); from bench.fill import fill; "
+        f"print('filled now, ANALYZE after the fill' if fill({findings}) else "
         "'kept from an earlier run, as autovacuum left it')"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
-        env={**os.environ, **ENV},
+        env={**os.environ, **ENV, "DATABASE_URL": _url(database)},
         capture_output=True,
         text=True,
         check=True,
@@ -162,10 +167,18 @@ def _prepare() -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-def _summary(samples: list[float]) -> str:
+def _summary(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
-    return f"{statistics.median(ordered):7.1f} {p95:7.1f}"
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+
+
+def _measure(seconds: float) -> tuple[dict[str, list[float]], ...]:
+    """The pages at 1,000 findings, at 1,000,000 quiet, and at 1,000,000 under writes."""
+    small = json.loads(_child(SMALL, "read", str(seconds / 2), "-").communicate()[0])
+    quiet = json.loads(_child(DATABASE, "read", str(seconds / 2), "-").communicate()[0])
+    writer = _child(DATABASE, "write", str(seconds))
+    loaded = json.loads(_child(DATABASE, "read", str(seconds), "-").communicate()[0])
+    return small, quiet, loaded, json.loads(writer.communicate()[0])
 
 
 def main() -> None:
@@ -176,30 +189,40 @@ def main() -> None:
     if options.child:
         role, *rest = options.child
         if role == "read":
-            read(float(rest[0]), rest[1])
+            read(float(rest[0]), rest[1], rest[2])
         else:
             write(float(rest[0]))
         return
-    state = _prepare()
-    quiet = json.loads(_child("--child", "read", str(options.seconds / 2), "-").communicate()[0])
-    writer = _child("--child", "write", str(options.seconds))
-    loaded = json.loads(_child("--child", "read", str(options.seconds), "-").communicate()[0])
-    wrote = json.loads(writer.communicate()[0])
-    print(f"database: {FINDINGS:,} findings, {state}; autovacuum as configured, no manual VACUUM")
+    states = [_prepare(SMALL, SMALL_FINDINGS), _prepare(DATABASE, FINDINGS)]
+    small, quiet, loaded, wrote = _measure(options.seconds)
+    print(f"databases: {SMALL_FINDINGS:,} findings {states[0]}; {FINDINGS:,} findings {states[1]}")
+    print("autovacuum as configured, no manual VACUUM; server time in process, ms")
+    scans = max(wrote["scans"], 1)
     print(
         f"writes: one process, {wrote['scans']} scans in {wrote['seconds']:.0f} s "
         f"({wrote['scans'] / wrote['seconds'] * 60:.0f} per minute), "
-        f"{wrote['seen'] / max(wrote['scans'], 1):.1f} findings seen per scan, all unchanged"
+        f"{wrote['seen'] / scans:.1f} findings seen per scan, all unchanged"
     )
-    rows = wrote["written"]
-    per_scan = {k: v / max(wrote["scans"], 1) for k, v in rows.items()}
     print(
         "rows written to drift_finding per scan: "
-        + ", ".join(f"{name} {value:.1f}" for name, value in per_scan.items())
+        + ", ".join(f"{name} {value / scans:.1f}" for name, value in wrote["written"].items())
     )
-    print(f"{'page':<14} {'quiet: median p95 (ms)':>24} {'under writes: median p95':>26}")
+    print(
+        f"{'page':<13} {'1k median':>9} {'1M quiet median/p95':>20} "
+        f"{'1M writing median/p95':>22}  goal"
+    )
     for name in quiet:
-        print(f"{name:<14} {_summary(quiet[name]):>24} {_summary(loaded[name]):>26}")
+        base, (q50, q95), (w50, w95) = (
+            _summary(small[name])[0],
+            _summary(quiet[name]),
+            _summary(loaded[name]),
+        )
+        ratio = w50 / base
+        verdict = "met" if ratio <= 1.5 and w50 < 300 and w95 < 500 else "MISSED"
+        print(
+            f"{name:<13} {base:>9.1f} {q50:>10.1f}/{q95:<9.1f} {w50:>11.1f}/{w95:<10.1f} "
+            f"{verdict} ({ratio:.2f}x the 1k median; median < 300, p95 < 500)"
+        )
 
 
 if __name__ == "__main__":
