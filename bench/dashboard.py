@@ -72,6 +72,7 @@ def child(database: str, findings: int, runs: int) -> None:
 
     setup_django(database)
     from django.contrib.auth import get_user_model
+    from django.db import connection
     from django.test import Client
     from django.urls import reverse
 
@@ -84,9 +85,12 @@ def child(database: str, findings: int, runs: int) -> None:
         )
     else:
         print(
-            f"{findings:,}: kept from an earlier run, as autovacuum left it (delete the database "
-            "for a fresh fill); no writes while measured"
+            f"{findings:,}: kept from an earlier run, as the server's autovacuum left it (delete "
+            "the database for a fresh fill); no writes while measured"
         )
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        print(f"{findings:,}: the server's autovacuum is {cursor.fetchone()[0]}")
     user, _ = get_user_model().objects.get_or_create(username="bench")
     set_role(user, "admin")
     client = Client()
