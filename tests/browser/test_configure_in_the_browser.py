@@ -77,6 +77,7 @@ def test_an_admin_configures_everything_in_the_browser_and_the_first_scan_finds_
     )
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator("#connection")).to_contain_text("v1.20")
+    ada.screenshot("cluster-form")
     page.get_by_role("button", name="Add cluster").click()
     expect(page.locator("h1")).to_contain_text("lab")
 
@@ -96,6 +97,7 @@ def test_an_admin_configures_everything_in_the_browser_and_the_first_scan_finds_
     expect(page.locator("#validation")).to_contain_text("Valid: drift apply would accept")
     page.get_by_role("button", name="Dry run").click()
     expect(page.locator("#dry-run")).to_contain_text("settings")
+    ada.screenshot("policy-editor")
     assert not Scan.objects.exists()  # a dry run stores nothing
     page.get_by_role("button", name="Add policy").click()
     expect(page.locator("h1")).to_contain_text("lab")
