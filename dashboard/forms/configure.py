@@ -14,7 +14,9 @@ from typing import Any
 
 from django import forms
 
-from driftcontrol.exceptions import FieldProblem
+from drift import declarative
+from drift.services import editing
+from driftcontrol.exceptions import FieldProblem, Invalid
 
 # `spec.lanes[0]`, `spec.namespaces[2].x` -> the list they are items of.
 _ITEM = re.compile(r"\[\d+\].*$")
@@ -37,3 +39,16 @@ class DocumentForm(forms.Form):
                 self.add_error(field, problem.message)
             else:
                 self.add_error(None, f"{problem.path}: {problem.message}")
+
+    def save_document(
+        self, document: dict[str, Any], actor: Any, name: str | None
+    ) -> declarative.Applied | None:
+        """Save the document as a new object (``name`` None) or as the object called
+        ``name``; None when it is refused, its problems then on the form's fields."""
+        try:
+            if name is None:
+                return editing.create(document, actor)
+            return editing.update(document, actor, name)
+        except Invalid as invalid:
+            self.add_problems(invalid.problems)
+            return None

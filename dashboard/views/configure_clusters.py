@@ -12,8 +12,7 @@ from django.views.decorators.http import require_POST
 from dashboard.forms.configure_clusters import ClusterForm
 from dashboard.views.base import dashboard
 from drift.models import Cluster
-from drift.services import access, editing
-from driftcontrol.exceptions import Invalid
+from drift.services import access
 from driftcontrol.permissions import Action, check
 
 
@@ -59,17 +58,11 @@ def _edit(request: HttpRequest, cluster: Cluster | None) -> HttpResponse:
     if request.method != "POST":
         return _page(request, ClusterForm(cluster=cluster), cluster)
     form = ClusterForm(request.POST, request.FILES, cluster=cluster)
-    if form.is_valid():
-        try:
-            if cluster is None:
-                applied = editing.create(form.document(), request.user)
-            else:
-                applied = editing.update(form.document(), request.user, cluster.name)
-        except Invalid as invalid:
-            form.add_problems(invalid.problems)
-        else:
-            messages.success(request, f"Cluster {applied.name} is {applied.action}.")
-            return redirect("cluster", applied.name)
+    name = cluster.name if cluster else None
+    applied = form.save_document(form.document(), request.user, name) if form.is_valid() else None
+    if applied:
+        messages.success(request, f"Cluster {applied.name} is {applied.action}.")
+        return redirect("cluster", applied.name)
     return _page(request, form, cluster, status=400)
 
 

@@ -10,8 +10,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from dashboard.forms.configure_clusters import LaneForm
 from dashboard.views.base import dashboard
 from drift.models import Lane
-from drift.services import editing
-from driftcontrol.exceptions import Invalid
 from driftcontrol.permissions import Action, check
 
 
@@ -31,17 +29,11 @@ def _edit(request: HttpRequest, lane: Lane | None) -> HttpResponse:
     if request.method != "POST":
         return _page(request, LaneForm(lane=lane), lane)
     form = LaneForm(request.POST, lane=lane)
-    if form.is_valid():
-        try:
-            if lane is None:
-                applied = editing.create(form.document(), request.user)
-            else:
-                applied = editing.update(form.document(), request.user, lane.name)
-        except Invalid as invalid:
-            form.add_problems(invalid.problems)
-        else:
-            messages.success(request, f"Lane {applied.name} is {applied.action}.")
-            return redirect("lanes")
+    name = lane.name if lane else None
+    applied = form.save_document(form.document(), request.user, name) if form.is_valid() else None
+    if applied:
+        messages.success(request, f"Lane {applied.name} is {applied.action}.")
+        return redirect("lanes")
     return _page(request, form, lane, status=400)
 
 

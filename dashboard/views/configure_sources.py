@@ -14,8 +14,7 @@ from django.views.decorators.http import require_POST
 from dashboard.forms.configure_sources import FetchTrialForm, SourceForm
 from dashboard.views.base import dashboard
 from drift.models import GitSource
-from drift.services import editing, sources
-from driftcontrol.exceptions import Invalid
+from drift.services import sources
 from driftcontrol.permissions import Action, check
 
 
@@ -24,11 +23,8 @@ def source_new(request: HttpRequest) -> HttpResponse:
     check(request.user, Action.MANAGE_CONFIG)
     form = SourceForm(request.POST or None, initial={"ref": "main"})
     if request.method == "POST" and form.is_valid():
-        try:
-            editing.create(_document(form, form.cleaned_data["name"]), request.user)
-        except Invalid as invalid:
-            form.add_problems(invalid.problems)
-        else:
+        document = _document(form, form.cleaned_data["name"])
+        if form.save_document(document, request.user, None):
             messages.success(request, f"Git source {form.cleaned_data['name']} is added.")
             return redirect("sources")
     return _page(request, form, None)
@@ -39,14 +35,10 @@ def source_edit(request: HttpRequest, name: str) -> HttpResponse:
     check(request.user, Action.MANAGE_CONFIG)
     source = get_object_or_404(GitSource, name=name)
     form = SourceForm(request.POST or None, initial=_initial(source), source=source)
-    if request.method == "POST" and form.is_valid():
-        try:
-            editing.update(_document(form, name), request.user, name)
-        except Invalid as invalid:
-            form.add_problems(invalid.problems)
-        else:
-            messages.success(request, f"Git source {name} is saved.")
-            return redirect("sources")
+    posted = request.method == "POST" and form.is_valid()
+    if posted and form.save_document(_document(form, name), request.user, name):
+        messages.success(request, f"Git source {name} is saved.")
+        return redirect("sources")
     return _page(request, form, source)
 
 
