@@ -39,6 +39,17 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def _lines_field(label: str, hint: str) -> forms.CharField:
+    """A list typed one item per line (names, not prose: no spelling marks)."""
+    return forms.CharField(
+        required=False,
+        max_length=MAX_TEXT,
+        label=label,
+        help_text=hint,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    )
+
+
 def _document(kind: str, name: str, spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
@@ -75,12 +86,8 @@ class ClusterForm(ConfigurationForm):
 
     paths = CLUSTER_PATHS
 
-    labels = forms.CharField(
-        required=False,
-        label="Labels",
-        max_length=MAX_TEXT,
-        help_text="One key=value per line, e.g. env=prod. Policies choose clusters by them.",
-        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    labels = _lines_field(
+        "Labels", "One key=value per line, e.g. env=prod. Policies choose clusters by them."
     )
     lanes = forms.MultipleChoiceField(
         required=False,
@@ -200,27 +207,11 @@ class LaneForm(ConfigurationForm):
         label="Description",
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-    namespaces = forms.CharField(
-        required=False,
-        max_length=MAX_TEXT,
-        label="Namespaces",
-        help_text="One per line; globs like shop-* work.",
-        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+    namespaces = _lines_field("Namespaces", "One per line; globs like shop-* work.")
+    identities = _lines_field(
+        "Identities", "The users and service accounts that deploy this lane, one per line."
     )
-    identities = forms.CharField(
-        required=False,
-        max_length=MAX_TEXT,
-        label="Identities",
-        help_text="The users and service accounts that deploy this lane, one per line.",
-        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-    )
-    branches = forms.CharField(
-        required=False,
-        max_length=MAX_TEXT,
-        label="Branches",
-        help_text="The Git branches it delivers from, one per line.",
-        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-    )
+    branches = _lines_field("Branches", "The Git branches it delivers from, one per line.")
 
     def __init__(self, *args: Any, lane: Lane | None = None, **kwargs: Any) -> None:
         super().__init__(*args, editing=lane.name if lane else "", **kwargs)
