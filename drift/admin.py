@@ -163,11 +163,15 @@ class FindingAdmin(ReadOnlyAdmin):
         "type",
         "severity",
         "status",
-        "last_seen",
+        "seen",
     ]
     list_filter = ["status", "severity", "type", "cluster"]
     search_fields = ["name", "namespace", "kind"]
     list_select_related = ["cluster"]
+
+    @admin.display(description="last seen", ordering="last_seen")
+    def seen(self, finding: Finding) -> object:
+        return finding.last_seen
 
 
 @admin.register(ObjectSnapshot)

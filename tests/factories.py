@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -75,3 +77,10 @@ class FindingFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"web-{n}")
     type = "modified"
     severity = "high"
+
+    @classmethod
+    def _create(cls, model_class: type[Finding], *args: Any, **kwargs: Any) -> Finding:
+        # Read back through the manager, as the product reads findings: with the last
+        # sighting it computes (last_seen, last_scan_id).
+        created = super()._create(model_class, *args, **kwargs)
+        return Finding.objects.get(pk=created.pk)

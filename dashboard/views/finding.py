@@ -46,7 +46,7 @@ def _episodes(finding: Finding) -> list[dict[str, Any]]:
     rows = (
         Finding.objects.filter(fingerprint=finding.fingerprint)
         .exclude(pk=finding.pk)
-        .only("pk", "status", "severity", "first_seen", "last_seen", "resolved_at")
+        .only("pk", "status", "severity", "first_seen", "sighted_at", "resolved_at")
         .order_by("-first_seen")[:EPISODES_SHOWN]
     )
     return [
@@ -81,7 +81,7 @@ def _audit(user: Any, obj: Any) -> list[dict[str, Any]] | None:
 @dashboard
 def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
     finding = get_object_or_404(
-        Finding.objects.select_related("cluster", "policy", "last_scan", "acknowledged_by"), pk=pk
+        Finding.objects.select_related("cluster", "policy", "acknowledged_by"), pk=pk
     )
     requests = list(
         RemediationRequest.objects.filter(findings=finding)

@@ -4,6 +4,7 @@ and "scan now" for operators."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,7 +15,15 @@ from dashboard.views import present
 from dashboard.views.base import back_to, dashboard, form_errors
 from dashboard.views.paging import paginate
 from drift.filters import ScanFilter
-from drift.models import Cluster, DriftPolicy, Finding, Scan, ScanStatus, ScanTrigger
+from drift.models import (
+    Cluster,
+    DriftPolicy,
+    Finding,
+    FindingStatus,
+    Scan,
+    ScanStatus,
+    ScanTrigger,
+)
 from drift.services import clusters, scanning
 from driftcontrol.permissions import Action, check, may
 
@@ -66,8 +75,11 @@ def scan_progress(request: HttpRequest, pk: int) -> HttpResponse:
 def scan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     scans = Scan.objects.select_related("policy", "cluster", "requested_by")
     scan = get_object_or_404(scans, pk=pk)
+    # Last seen by this scan: written by it, or open in its scope when it was the scope's
+    # last complete pass (the ledger writes no row for drift seen again).
+    in_scope = Q(policy=scan.policy_id, cluster=scan.cluster_id) & ~Q(status=FindingStatus.RESOLVED)
     seen = (
-        Finding.objects.filter(last_scan=scan)
+        Finding.objects.filter(Q(sighted_by=scan) | in_scope, last_scan_id=scan.pk)
         .select_related("cluster")
         .defer("diff", "attribution")
         .order_by("-severity_rank", "kind", "name")[:200]

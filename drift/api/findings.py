@@ -51,6 +51,11 @@ class FindingSerializer(serializers.ModelSerializer[Finding]):
         allow_null=True,
         help_text="the earlier episode of this drift (a finding id), whose ticket it carries",
     )
+    last_seen = serializers.DateTimeField(
+        read_only=True,
+        help_text="the last scan (or change) that saw this drift; a complete scan of the "
+        "finding's policy and cluster vouches for every open finding it did not resolve",
+    )
     paths = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 
@@ -99,7 +104,12 @@ class FindingSerializer(serializers.ModelSerializer[Finding]):
 
 
 class FindingDetailSerializer(FindingSerializer):
-    last_scan = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    last_scan = serializers.IntegerField(
+        source="last_scan_id",
+        read_only=True,
+        allow_null=True,
+        help_text="the scan that saw it last (null when a watch event did)",
+    )
     diff = serializers.JSONField(
         read_only=True,
         help_text=(

@@ -13,6 +13,7 @@ from drift.models.findings import Finding
 from drift.models.policies import DriftPolicy
 from drift.models.rollups import DailyRollup, RollupScope
 from drift.models.scans import Scan
+from drift.models.sightings import ScopeSighting
 from drift.models.snapshots import ObjectSnapshot, SnapshotReason
 from drift.models.sources import GitSource
 from drift.models.summaries import StoredSummary
@@ -31,6 +32,7 @@ __all__ = [
     "RemediationStrategy",
     "RollupScope",
     "Scan",
+    "ScopeSighting",
     "ScanStatus",
     "ScanTrigger",
     "Severity",

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import cast
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +14,7 @@ from drift.models.choices import FindingStatus, FindingType, Severity
 from drift.models.clusters import Cluster
 from drift.models.policies import DriftPolicy
 from drift.models.scans import Scan
+from drift.models.sightings import ScopeSighting
 
 
 def fingerprint(
@@ -21,6 +25,23 @@ def fingerprint(
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+# An open finding that follows its scope was seen whenever its scope was (a complete pass of
+# its policy over its cluster vouches for every open finding it neither saw changed nor
+# resolved); otherwise at its own sighting. See drift.services.ledger.
+_VOUCHED = (
+    models.Q(follows_scope=True)
+    & ~models.Q(status=FindingStatus.RESOLVED)
+    & models.Q(scope__seen_at__gt=models.F("sighted_at"))
+)
+LAST_SEEN = models.Case(
+    models.When(_VOUCHED, then=models.F("scope__seen_at")), default=models.F("sighted_at")
+)
+LAST_SCAN = models.Case(
+    models.When(_VOUCHED, then=models.F("scope__scan_id")), default=models.F("sighted_by_id")
+)
+SIGHTING = {"last_seen": LAST_SEEN, "last_scan_id": LAST_SCAN}
+
+
 class FindingQuerySet(models.QuerySet["Finding"]):
     def open(self) -> FindingQuerySet:
         """Findings still in the ledger's working set (open, acknowledged or suppressed)."""
@@ -28,6 +49,32 @@ class FindingQuerySet(models.QuerySet["Finding"]):
 
     def resolved(self) -> FindingQuerySet:
         return self.filter(status=FindingStatus.RESOLVED)
+
+    def select_for_update(
+        self,
+        nowait: bool = False,
+        skip_locked: bool = False,
+        of: Sequence[str] = (),
+        no_key: bool = False,
+    ) -> FindingQuerySet:
+        # Lock the findings only: rows carry their scope's sighting through an outer join,
+        # whose nullable side PostgreSQL refuses to lock.
+        return super().select_for_update(
+            nowait=nowait, skip_locked=skip_locked, of=of or ("self",), no_key=no_key
+        )
+
+
+_Manager = models.Manager.from_queryset(FindingQuerySet)
+
+
+class FindingManager(_Manager["Finding"]):
+    """Every finding read through ``Finding.objects`` carries its exact ``last_seen`` and
+    ``last_scan_id`` (one LEFT JOIN on the small scope table, which PostgreSQL drops from
+    queries that read neither)."""
+
+    def get_queryset(self) -> FindingQuerySet:
+        rows = super().get_queryset().annotate(**SIGHTING)
+        return cast(FindingQuerySet, rows)
 
 
 class Finding(models.Model):
@@ -37,7 +84,10 @@ class Finding(models.Model):
     policy = models.ForeignKey(
         DriftPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="findings"
     )
-    last_scan = models.ForeignKey(
+    # The finding's own sighting: written when it opens, when what it says changes, when
+    # it resolves, and when its scope stops vouching for it. Read `last_seen` and
+    # `last_scan_id` (annotated by the manager), which count the scope's sightings too.
+    sighted_by = models.ForeignKey(
         Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     api_group = models.CharField(max_length=253, blank=True)
@@ -61,7 +111,18 @@ class Finding(models.Model):
         default=list, blank=True, help_text="field managers that wrote the drifted fields"
     )
     first_seen = models.DateTimeField(default=timezone.now)
-    last_seen = models.DateTimeField(default=timezone.now)
+    sighted_at = models.DateTimeField(default=timezone.now)
+    # False after a complete pass of its policy could not tell (its kind unreadable, its
+    # manifest broken): until seen again, later passes do not vouch for it.
+    follows_scope = models.BooleanField(default=True)
+    scope = models.ForeignObject(
+        ScopeSighting,
+        on_delete=models.DO_NOTHING,
+        from_fields=["policy", "cluster"],
+        to_fields=["policy", "cluster"],
+        null=True,
+        related_name="+",
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
     drift_started_at = models.DateTimeField(
         null=True, blank=True, help_text="when the change happened, from managedFields"
@@ -85,10 +146,14 @@ class Finding(models.Model):
     # alone), so `?updated_since=` hands a sync client real changes only.
     updated_at = models.DateTimeField(default=timezone.now)
 
-    objects = FindingQuerySet.as_manager()
+    objects = FindingManager()
+    # Computed by FindingManager on every read (no columns): the finding's last sighting,
+    # its own or its scope's, and the scan that made it.
+    last_seen: datetime
+    last_scan_id: int | None
 
     class Meta:
-        ordering = ["-last_seen"]
+        ordering = ["-sighted_at"]
         constraints = [
             # One working-set row per object and type; resolved rows are history.
             models.UniqueConstraint(
@@ -98,22 +163,17 @@ class Finding(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "severity", "-last_seen"]),
-            models.Index(fields=["cluster", "status", "-last_seen"]),
+            models.Index(fields=["status", "severity", "-sighted_at"]),
+            models.Index(fields=["cluster", "status", "-sighted_at"]),
             models.Index(fields=["policy", "status"]),
             models.Index(fields=["kind", "namespace", "name"]),
-            models.Index(fields=["fingerprint", "-last_seen"]),
+            models.Index(fields=["fingerprint", "-sighted_at"]),
             models.Index(fields=["-first_seen"]),
             models.Index(fields=["-resolved_at"]),
             # The working set is a small slice of the table: partial indexes keep the
-            # dashboard's default views (open findings, newest first) fast at millions.
+            # dashboard's default view (open findings, worst first) fast at millions.
             models.Index(
-                fields=["-last_seen"],
-                name="finding_open_last_seen",
-                condition=~models.Q(status=FindingStatus.RESOLVED),
-            ),
-            models.Index(
-                fields=["-severity_rank", "-last_seen"],
+                fields=["-severity_rank", "-sighted_at"],
                 name="finding_open_severity",
                 condition=~models.Q(status=FindingStatus.RESOLVED),
             ),

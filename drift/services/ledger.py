@@ -6,6 +6,13 @@ and MTTR stay exact) whose `occurrences` counts the episodes, `recurrence_of` na
 previous episode, and whose ticket link is carried over from it. A finding is resolved only
 where the caller had complete evidence about its object (`known`): a kind that could not
 be read, or a manifest that did not parse, never resolves anything.
+
+A finding seen again is written only when what it says changed. That it was seen is
+written once per complete pass, on its scope's `ScopeSighting` (policy and cluster): an
+open finding's `last_seen` is the later of its own sighting and its scope's, as long as
+it follows its scope. A complete pass that could not tell about a finding (its kind
+unreadable) stores the sighting it really had on the row, which then stops following
+until it is seen again; resolution stores it the same way.
 """
 
 from __future__ import annotations
@@ -24,26 +31,37 @@ from django.utils.dateparse import parse_datetime
 from drift.engine import excerpts
 from drift.engine.normalize import ObjectKey
 from drift.engine.severity import rank
-from drift.models import Cluster, DriftPolicy, Finding, FindingStatus, Scan, SnapshotReason
+from drift.models import (
+    Cluster,
+    DriftPolicy,
+    Finding,
+    FindingStatus,
+    Scan,
+    ScopeSighting,
+    SnapshotReason,
+)
 from drift.models.findings import fingerprint
 from drift.services import snapshots
-from drift.signals import findings_opened
-from driftcontrol import audit
-from driftcontrol.outbox import publish
+from drift.services.ledger_events import announce
 
+# What a finding seen again writes, when it writes at all: what it says changed, or its
+# scope had stopped vouching for it. A sighting alone writes nothing (ScopeSighting).
 UPDATED_FIELDS = [
     "severity",
     "severity_rank",
     "diff",
     "attribution",
-    "last_seen",
-    "last_scan",
+    "sighted_at",
+    "sighted_by",
+    "follows_scope",
     "policy",
     "api_version",
     "source",
     "drift_started_at",
     "updated_at",
 ]
+UNVOUCHED_FIELDS = ["sighted_at", "sighted_by", "follows_scope"]
+RESOLVED_FIELDS = ["status", "resolved_at", "status_reason", "updated_at", *UNVOUCHED_FIELDS]
 # What a sync client sees change (besides status, resolution and triage): a re-sighting
 # that changes none of these moves last_seen without moving updated_at.
 SYNCED_FIELDS = (
@@ -82,13 +100,17 @@ class Observation:
 @dataclass
 class Outcome:
     opened: list[Finding] = field(default_factory=list)
-    updated: list[Finding] = field(default_factory=list)
+    # Open findings seen again; `changed` are those of them whose row was written.
+    seen_again: list[Finding] = field(default_factory=list)
+    changed: list[Finding] = field(default_factory=list)
     resolved: list[Finding] = field(default_factory=list)
+    # Open findings a complete pass could not vouch for (their kind unreadable).
+    unvouched: list[Finding] = field(default_factory=list)
     severity_changed: list[tuple[Finding, str]] = field(default_factory=list)
 
     @property
     def open_count(self) -> int:
-        return len(self.opened) + len(self.updated)
+        return len(self.opened) + len(self.seen_again)
 
 
 Known = Callable[[ObjectKey], bool]
@@ -138,34 +160,97 @@ def _record(
     now = timezone.now()
     outcome = Outcome()
     by_fingerprint = {o.fingerprint(cluster): o for o in observed}
-    locked = Finding.objects.select_related("cluster", "policy").select_for_update(of=("self",))
-    existing = {
-        f.fingerprint: f
-        for f in locked.open().filter(cluster=cluster, fingerprint__in=list(by_fingerprint))
-    }
+    existing = _seen_again(by_fingerprint, policy, cluster, scan, now, outcome)
     earlier = _earlier_episodes([fp for fp in by_fingerprint if fp not in existing])
-    fresh: list[Finding] = []
+    fresh = []
     for fp, observation in by_fingerprint.items():
-        finding = existing.get(fp)
-        if finding is None:
+        if fp not in existing:
             count, previous = earlier.get(fp, (0, None))
             fresh.append(_new(observation, policy, cluster, scan, fp, now, count + 1, previous))
-            continue
-        if finding.severity != observation.severity:
-            outcome.severity_changed.append((finding, finding.severity))
-        _update(finding, observation, policy, scan, now)
-        outcome.updated.append(finding)
     outcome.opened = Finding.objects.bulk_create(fresh)
     for finding in outcome.opened:
+        finding.last_seen, finding.last_scan_id = now, finding.sighted_by_id
         observation = by_fingerprint[finding.fingerprint]
         if observation.live is not None:
             snapshots.take(cluster, observation.live, SnapshotReason.FINDING_OPENED, finding)
-    Finding.objects.bulk_update(outcome.updated, UPDATED_FIELDS)
+    Finding.objects.bulk_update(outcome.changed, UPDATED_FIELDS)
+    _settle_unseen(policy, cluster, list(by_fingerprint), known, resolve_scope, outcome)
+    for finding in outcome.resolved:
+        finding.resolved_at, finding.status_reason, finding.updated_at = now, reason, now
+    Finding.objects.bulk_update(outcome.resolved, RESOLVED_FIELDS)
+    Finding.objects.bulk_update(outcome.unvouched, UNVOUCHED_FIELDS)
+    if resolve_scope is None:
+        # A complete pass: every open finding of the scope it did not resolve or unvouch
+        # was seen now. One row says so for all of them.
+        ScopeSighting.objects.bulk_create(
+            [ScopeSighting(policy=policy, cluster=cluster, seen_at=now, scan=scan)],
+            update_conflicts=True,
+            unique_fields=["policy", "cluster"],
+            update_fields=["seen_at", "scan"],
+        )
+    announce(outcome, policy, cluster, scan, actor)
+    return outcome
 
+
+def _seen_again(
+    by_fingerprint: dict[str, Observation],
+    policy: DriftPolicy,
+    cluster: Cluster,
+    scan: Scan | None,
+    now: datetime,
+    outcome: Outcome,
+) -> dict[str, Finding]:
+    """The open findings observed again, by fingerprint, with what changed applied.
+
+    Read without locks: only the rows about to be written are locked, and a row that
+    was resolved meanwhile (by a watch event or a remediation) is left out, so the
+    drift it shows opens a new episode instead of writing into a closed one.
+    """
+    rows = Finding.objects.select_related("cluster", "policy").open()
+    existing = {
+        f.fingerprint: f for f in rows.filter(cluster=cluster, fingerprint__in=list(by_fingerprint))
+    }
+    changed = []
+    for fp, finding in existing.items():
+        before = finding.severity
+        if _update(finding, by_fingerprint[fp], policy, scan, now):
+            changed.append(finding)
+            if finding.severity != before:
+                outcome.severity_changed.append((finding, before))
+    locked = _lock_open([f.pk for f in changed])
+    for finding in changed:
+        if finding.pk in locked:
+            outcome.changed.append(finding)
+        else:
+            del existing[finding.fingerprint]
+    outcome.severity_changed = [(f, s) for f, s in outcome.severity_changed if f.pk in locked]
+    outcome.seen_again = list(existing.values())
+    return existing
+
+
+def _lock_open(pks: list[int]) -> set[int]:
+    if not pks:
+        return set()
+    rows = Finding.objects.select_for_update().open().filter(pk__in=pks)
+    return set(rows.values_list("pk", flat=True))
+
+
+def _settle_unseen(
+    policy: DriftPolicy,
+    cluster: Cluster,
+    observed: list[str],
+    known: Known,
+    resolve_scope: Iterable[ObjectKey] | None,
+    outcome: Outcome,
+) -> None:
+    """The policy's open findings not observed: resolved where `known` vouches for their
+    object; after a complete pass, the others keep the last sighting they really had."""
     candidates = (
-        locked.open()
+        Finding.objects.select_related("cluster", "policy")
+        .select_for_update()
+        .open()
         .filter(cluster=cluster, policy=policy)
-        .exclude(fingerprint__in=list(by_fingerprint))
+        .exclude(fingerprint__in=observed)
     )
     scoped = set(resolve_scope) if resolve_scope is not None else None
     if scoped is not None:
@@ -175,14 +260,23 @@ def _record(
         )
     for finding in candidates:
         key = key_of(finding)
-        if (scoped is None or key in scoped) and known(key):
-            finding.status, finding.resolved_at = FindingStatus.RESOLVED, now
-            finding.status_reason, finding.updated_at = reason, now
+        if scoped is not None and key not in scoped:
+            continue
+        if known(key):
+            finding.status = FindingStatus.RESOLVED
+            _keep_last_sighting(finding)
             outcome.resolved.append(finding)
-    resolution = ["status", "resolved_at", "status_reason", "updated_at"]
-    Finding.objects.bulk_update(outcome.resolved, resolution)
-    _announce(outcome, policy, cluster, scan, actor)
-    return outcome
+        elif scoped is None and finding.follows_scope:
+            _keep_last_sighting(finding)
+            finding.follows_scope = False
+            outcome.unvouched.append(finding)
+
+
+def _keep_last_sighting(finding: Finding) -> None:
+    """Store the sighting the scope vouched for on the row itself, before the scope moves
+    on without it (resolved findings and unvouched ones no longer follow their scope)."""
+    finding.sighted_at = finding.last_seen
+    finding.sighted_by_id = finding.last_scan_id
 
 
 def _earlier_episodes(fingerprints: list[str]) -> dict[str, tuple[int, Finding]]:
@@ -236,7 +330,8 @@ def _new(
         # ticketing system reopens that ticket rather than filing a new one.
         finding.recurrence_of = previous
         finding.ticket_id, finding.ticket_url = previous.ticket_id, previous.ticket_url
-    _apply(finding, observation, policy, scan, now)
+    finding.sighted_at, finding.sighted_by = now, scan
+    _apply(finding, observation, policy, now)
     return finding
 
 
@@ -246,21 +341,22 @@ def _update(
     policy: DriftPolicy,
     scan: Scan | None,
     now: datetime,
-) -> None:
-    """An open finding seen again: updated_at moves only when what it says changed."""
+) -> bool:
+    """An open finding seen again: whether its row must be written. It must when what it
+    says changed (updated_at moves too), or when its scope had stopped vouching for it."""
     before = [getattr(finding, name) for name in SYNCED_FIELDS]
-    _apply(finding, observation, policy, scan, now)
-    if [getattr(finding, name) for name in SYNCED_FIELDS] != before:
+    _apply(finding, observation, policy, now)
+    changed = [getattr(finding, name) for name in SYNCED_FIELDS] != before
+    if changed:
         finding.updated_at = now
+    if not (changed or not finding.follows_scope):
+        return False
+    finding.sighted_at, finding.sighted_by, finding.follows_scope = now, scan, True
+    finding.last_seen, finding.last_scan_id = now, finding.sighted_by_id
+    return True
 
 
-def _apply(
-    finding: Finding,
-    observation: Observation,
-    policy: DriftPolicy,
-    scan: Scan | None,
-    now: datetime,
-) -> None:
+def _apply(finding: Finding, observation: Observation, policy: DriftPolicy, now: datetime) -> None:
     finding.severity = observation.severity
     finding.severity_rank = rank(observation.severity)
     # Past the limit, a cut view with the full size and digest (drift.engine.excerpts).
@@ -268,83 +364,7 @@ def _apply(
     finding.attribution = observation.attribution
     finding.api_version = observation.api_version
     finding.source = observation.source[:500]
-    finding.last_seen = now
-    finding.last_scan = scan
     finding.policy = policy
     started = parse_datetime(observation.drift_started_at) if observation.drift_started_at else None
     # The change happened before we saw it; a clock skew that says otherwise is ignored.
     finding.drift_started_at = started if started and started <= now else None
-
-
-def _announce(
-    outcome: Outcome, policy: DriftPolicy, cluster: Cluster, scan: Scan | None, actor: str
-) -> None:
-    for finding in outcome.opened:
-        publish("finding.opened", event_payload(finding))
-    for finding in outcome.resolved:
-        publish("finding.resolved", event_payload(finding))
-    for finding, before in outcome.severity_changed:
-        publish(
-            "finding.severity_changed",
-            {
-                **event_payload(finding),
-                "previous_severity": before,
-                "escalated": rank(finding.severity) > rank(before),
-            },
-        )
-    if outcome.opened:
-        opened = [f.pk for f in outcome.opened]
-        transaction.on_commit(
-            lambda: findings_opened.send(
-                sender=Finding, policy_id=policy.pk, cluster_id=cluster.pk, finding_ids=opened
-            )
-        )
-    if outcome.opened or outcome.resolved or outcome.severity_changed:
-        data: dict[str, Any] = {
-            "policy": policy.name,
-            "cluster": cluster.name,
-            "opened": [f.pk for f in outcome.opened],
-            "resolved": [f.pk for f in outcome.resolved],
-            "severityChanged": [f.pk for f, _ in outcome.severity_changed],
-        }
-        recurrences = [
-            {"finding": f.pk, "recurrenceOf": f.recurrence_of_id, "ticketId": f.ticket_id}
-            for f in outcome.opened
-            if f.recurrence_of_id is not None
-        ]
-        if recurrences:
-            data["recurrences"] = recurrences
-        audit.record(actor, "findings.recorded", scan if scan is not None else cluster, data)
-
-
-def event_payload(finding: Finding) -> dict[str, Any]:
-    """A finding event's payload, in webhook payload version 2 (snake_case; the schema is
-    in driftcontrol/webhooks/schemas.py, version 1 is derived from it when sent)."""
-    base = settings.BASE_URL.rstrip("/")
-    return {
-        "finding": {
-            "id": finding.pk,
-            "type": finding.type,
-            "severity": finding.severity,
-            "status": finding.status,
-            "cluster": finding.cluster.name,
-            "policy": finding.policy.name if finding.policy else None,
-            "api_version": finding.api_version,
-            "kind": finding.kind,
-            "namespace": finding.namespace,
-            "name": finding.name,
-            "paths": finding.diff.get("paths", []),
-            "first_seen": finding.first_seen,
-            "last_seen": finding.last_seen,
-            "resolved_at": finding.resolved_at,
-            "occurrences": finding.occurrences,
-            # The earlier episode of this drift (its id), and the ticket carried over.
-            "recurrence_of": finding.recurrence_of_id,
-            "ticket_id": finding.ticket_id,
-            "ticket_url": finding.ticket_url,
-        },
-        "links": {
-            "ui": f"{base}/findings/{finding.pk}/",
-            "api": f"{base}/api/v1/findings/{finding.pk}/",
-        },
-    }

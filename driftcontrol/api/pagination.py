@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Field, IntegerField, Model, QuerySet
+from django.db.models import F, Field, IntegerField, QuerySet
 from django.db.models.fields.tuple_lookups import (  # type: ignore[import-untyped]
     Tuple,
     TupleGreaterThan,
@@ -91,7 +91,7 @@ class KeysetPagination(BasePagination):
         self.request = request
         self.size = _page_size(request, self.page_size)
         self.ordering, fields, descending = self._ordering(request, view, _cursor_of(request))
-        cursor = self._cursor(request, queryset.model, fields)
+        cursor = self._cursor(request, queryset, fields)
         backwards = bool(cursor and cursor.get("b"))
         scan_descending = descending != backwards
         queryset = queryset.order_by(*(f"-{f}" if scan_descending else f for f in fields))
@@ -149,7 +149,7 @@ class KeysetPagination(BasePagination):
         return text, orderings[name], text.startswith("-")
 
     def _cursor(
-        self, request: Request, model: type[Model], fields: tuple[str, ...]
+        self, request: Request, queryset: QuerySet[Any], fields: tuple[str, ...]
     ) -> dict[str, Any] | None:
         cursor = _cursor_of(request)
         if cursor is None:
@@ -163,7 +163,7 @@ class KeysetPagination(BasePagination):
         # The values go into SQL as the columns' types: a cursor made by hand must not
         # turn into a database error (a date that is no date, an id beyond bigint).
         cursor["v"] = [
-            _column_value(model._meta.get_field(name), value)
+            _column_value(_column(queryset, name), value)
             for name, value in zip(fields, cursor["v"], strict=True)
         ]
         return cursor
@@ -229,6 +229,15 @@ def _bad_cursor() -> NotFound:
     # A cursor names a page, as a page number does: one that names none is a 404, like
     # a page past the end (the schema cannot tell a client which strings are cursors).
     return NotFound("no such page: follow the next and previous links as they are given")
+
+
+def _column(queryset: QuerySet[Any], name: str) -> Any:
+    """The field a keyset column is typed by: a model field, or an annotation's output
+    (a finding's last_seen is computed)."""
+    annotation = queryset.query.annotations.get(name)
+    if annotation is not None:
+        return annotation.output_field
+    return queryset.model._meta.get_field(name)
 
 
 def _column_value(field: Any, value: Any) -> Any:

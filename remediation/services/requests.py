@@ -74,7 +74,9 @@ def request_remediation(
     )
     plan = strategy_type(draft).plan(chosen)  # talks to the cluster: outside the transaction
     with transaction.atomic():
-        Finding.objects.select_for_update().filter(pk__in=[f.pk for f in chosen]).exists()
+        # Every chosen row (exists() would lock only the first one it found).
+        locking = Finding.objects.select_for_update().filter(pk__in=[f.pk for f in chosen])
+        list(locking.values_list("pk", flat=True))
         # Again, under the locks: a concurrent request may have taken these findings.
         _check_findings(chosen, undoing=rollback_of is not None)
         _store(draft, chosen, plan, user if user is not None else f"system:{trigger}")

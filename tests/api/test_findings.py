@@ -21,8 +21,8 @@ def ids(response) -> list[int]:
 
 def test_the_list_opens_on_the_working_set_newest_first(client_for, viewer):
     now = timezone.now()
-    old = FindingFactory(last_seen=now - timedelta(hours=2))
-    new = FindingFactory(last_seen=now)
+    old = FindingFactory(sighted_at=now - timedelta(hours=2))
+    new = FindingFactory(sighted_at=now)
     FindingFactory(status="resolved", resolved_at=now)
 
     response = client_for(viewer).get("/api/v1/findings/")
@@ -44,7 +44,7 @@ def test_the_dashboards_filters_apply(client_for, viewer):
 
 def test_cursor_pages_cover_every_row_once_even_with_ties(client_for, viewer):
     same_time = timezone.now()
-    created = [FindingFactory(last_seen=same_time) for _ in range(7)]
+    created = [FindingFactory(sighted_at=same_time) for _ in range(7)]
     client = client_for(viewer)
 
     seen, url, pages = [], "/api/v1/findings/?page_size=3", 0

@@ -158,7 +158,7 @@ def scanned() -> Any:
 
 def test_seeing_the_same_drift_again_moves_last_seen_but_not_updated_at(scanned):
     first = scanned(observed())
-    Finding.objects.filter(pk=first.pk).update(updated_at=at(0), last_seen=at(0))
+    Finding.objects.filter(pk=first.pk).update(updated_at=at(0), sighted_at=at(0))
 
     again = scanned(observed())
 

@@ -16,6 +16,7 @@ from drift.engine.severity import LEVELS
 from drift.models import FindingStatus, FindingType, RemediationStrategy
 from drift.services import ledger, scanning
 from drift.services.ledger import Observation
+from drift.services.ledger_events import event_payload
 from driftcontrol import webhooks
 from driftcontrol.models import OutboxEvent, WebhookDelivery
 from driftcontrol.outbox import publish
@@ -144,7 +145,7 @@ def test_a_payload_that_strays_from_its_schema_is_caught():
         "type": "finding.opened",
         "time": "2026-12-01T10:00:00Z",
         "payload_version": 2,
-        "payload": json.loads(json.dumps(ledger.event_payload(finding), default=str)),
+        "payload": json.loads(json.dumps(event_payload(finding), default=str)),
     }
     validate(body)
 

@@ -76,7 +76,7 @@ def _finding(chance: random.Random, cluster: Cluster, policy: DriftPolicy, n: in
         suppressed_until=now + timedelta(days=5) if status == "suppressed" else None,
         status_reason="migration in progress" if status == "suppressed" else "",
         first_seen=first,
-        last_seen=now - timedelta(minutes=chance.randint(1, 300)),
+        sighted_at=now - timedelta(minutes=chance.randint(1, 300)),
         drift_started_at=first - timedelta(minutes=chance.randint(1, 20)),
         occurrences=chance.choice([1, 1, 1, 2, 3, 5]),
         source=f"k8s/{kind.lower()}s.yaml:{chance.randint(1, 200)}",

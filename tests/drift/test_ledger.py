@@ -15,7 +15,8 @@ from django.utils import timezone
 from drift.engine.normalize import ObjectKey
 from drift.models import Cluster, DriftPolicy, Finding, FindingStatus, Scan
 from drift.services import ledger
-from drift.services.ledger import Observation, event_payload
+from drift.services.ledger import Observation
+from drift.services.ledger_events import event_payload
 from driftcontrol.models import AuditEvent, OutboxEvent
 from tests.factories import ClusterFactory, DriftPolicyFactory, ScanFactory
 
@@ -89,8 +90,8 @@ def test_it_opens_a_finding_for_an_object_seen_drifting(
 
     finding = Finding.objects.get()
     assert outcome.opened == [finding]
-    assert (outcome.updated, outcome.resolved, outcome.open_count) == ([], [], 1)
-    assert (finding.cluster, finding.policy, finding.last_scan) == (cluster, policy, scan)
+    assert (outcome.seen_again, outcome.resolved, outcome.open_count) == ([], [], 1)
+    assert (finding.cluster, finding.policy, finding.last_scan_id) == (cluster, policy, scan.pk)
     assert (finding.api_group, finding.kind, finding.namespace, finding.name) == (
         "apps",
         "Deployment",
@@ -154,7 +155,7 @@ def test_without_a_scan_the_audit_event_names_the_cluster_and_the_actor(
         "drift.cluster",
         str(cluster.pk),
     )
-    assert Finding.objects.get().last_scan is None
+    assert Finding.objects.get().last_scan_id is None
 
 
 def test_the_same_object_on_another_cluster_or_with_another_type_is_another_finding(
@@ -196,10 +197,10 @@ def test_it_updates_the_open_finding_in_place_when_seen_again(
 
     finding = Finding.objects.get()
     assert finding.pk == first.pk
-    assert outcome.updated == [finding] and outcome.opened == []
+    assert outcome.seen_again == [finding] and outcome.opened == []
     assert finding.first_seen == first.first_seen
     assert finding.last_seen > first.last_seen
-    assert finding.last_scan == later
+    assert finding.last_scan_id == later.pk
     assert finding.diff == {"paths": ["/spec/replicas", "/spec/template"]}
     assert finding.occurrences == 1
     # Seen again at the same severity: nothing new to announce or audit.
@@ -238,7 +239,7 @@ def test_an_acknowledged_or_suppressed_finding_keeps_its_status_when_seen_again(
     outcome = ledger.record(policy, cluster, [seen(severity="critical")], everything)
 
     finding = Finding.objects.get()
-    assert outcome.updated == [finding]
+    assert outcome.seen_again == [finding]
     assert (finding.status, finding.status_reason) == (status, "known, ticket OPS-1")
     assert finding.severity == "critical"
 

@@ -295,7 +295,7 @@ def test_the_watcher_records_a_live_change_within_seconds(
         )
         finding = wait_for(lambda: shop_policy.findings.open().filter(name="web").first(), 15)
         assert finding.diff["paths"] == [f"{CONTAINER}/image"]
-        assert finding.last_scan is None  # no scan was involved
+        assert finding.last_scan_id is None  # no scan was involved
         assert time.monotonic() - changed_at < 15
 
         devcluster.kubectl(

@@ -96,7 +96,7 @@ def fleet(requester: Any, second_approver: Any, admin_user: Any) -> Fleet:
     now = timezone.now()
     approve_as(built.pending[0], second_approver)
     first = built.findings[0]
-    Finding.objects.filter(pk=first.pk).update(first_seen=WINTER, last_seen=SUMMER)
+    Finding.objects.filter(pk=first.pk).update(first_seen=WINTER, sighted_at=SUMMER)
     Finding.objects.filter(pk=built.findings[1].pk).update(
         status="acknowledged", acknowledged_by=admin_user, acknowledged_at=now
     )

@@ -27,12 +27,12 @@ def names(response: Any) -> list[str]:
 def fleet(make_finding: Any, west: Any) -> dict[str, Finding]:
     now = timezone.now()
     return {
-        "web": make_finding(name="web", severity="high", last_seen=now),
+        "web": make_finding(name="web", severity="high", sighted_at=now),
         "api": make_finding(
-            name="api", severity="critical", kind="ConfigMap", last_seen=now - timedelta(hours=1)
+            name="api", severity="critical", kind="ConfigMap", sighted_at=now - timedelta(hours=1)
         ),
         "cart": make_finding(
-            name="cart", severity="low", cluster=west, namespace="cart", last_seen=now
+            name="cart", severity="low", cluster=west, namespace="cart", sighted_at=now
         ),
         "old": make_finding(name="old", severity="medium", status="resolved", resolved_at=now),
         "gone": make_finding(name="gone", severity="info", type="missing"),
@@ -409,8 +409,8 @@ def test_with_one_severity_chosen_the_list_orders_by_time_alone_and_keeps_its_or
 ) -> None:
     now = timezone.now()
     for hours in (3, 1, 2):
-        make_finding(name=f"web-{hours}", severity="high", last_seen=now - timedelta(hours=hours))
-    make_finding(name="api", severity="critical", last_seen=now)
+        make_finding(name=f"web-{hours}", severity="high", sighted_at=now - timedelta(hours=hours))
+    make_finding(name="api", severity="critical", sighted_at=now)
     client.force_login(viewer)
 
     with CaptureQueriesContext(connection) as queries:

@@ -68,7 +68,7 @@ def test_a_scan_shows_its_evidence_problems_and_findings(
         problems=["secrets: forbidden"],
         revision="9f1c2ab77e0d",
     )
-    make_finding(name="web", last_scan=scan)
+    make_finding(name="web", sighted_by=scan)
     client.force_login(viewer)
 
     text = client.get(reverse("scan", args=[scan.pk])).content.decode()
