@@ -141,7 +141,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="finding",
             name="follows_scope",
-            field=models.BooleanField(default=True),
+            field=models.BooleanField(db_default=True, default=True),
         ),
         # A join on (policy, cluster), no column: nothing to do in the database (and
         # SQLite's table rebuild on the way back trips over a field without a column).

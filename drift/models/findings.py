@@ -114,7 +114,7 @@ class Finding(models.Model):
     sighted_at = models.DateTimeField(default=timezone.now)
     # False after a complete pass of its policy could not tell (its kind unreadable, its
     # manifest broken): until seen again, later passes do not vouch for it.
-    follows_scope = models.BooleanField(default=True)
+    follows_scope = models.BooleanField(default=True, db_default=True)
     scope = models.ForeignObject(
         ScopeSighting,
         on_delete=models.DO_NOTHING,
