@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from drift.models.findings import FindingQuerySet
 from driftcontrol.api.bounds import MAX_ID
 
 CAP = 10_000
@@ -59,6 +60,13 @@ class Page:
         return (self.number - 1) * self.per_page + len(self.rows)
 
 
+def _rows(queryset: QuerySet[Any], start: int, stop: int) -> list[Any]:
+    # Findings sort by a computed last seen: their queryset finds a page by id first.
+    if isinstance(queryset, FindingQuerySet):
+        return queryset.page(start, stop)
+    return list(queryset[start:stop])
+
+
 def paginate(queryset: QuerySet[Any], number: Any, per_page: int = 50) -> Page:
     """One page of ``queryset`` (ordered by the caller); a bad or too large page number
     shows the last page that has rows (within the counted rows)."""
@@ -75,5 +83,5 @@ def paginate(queryset: QuerySet[Any], number: Any, per_page: int = 50) -> Page:
     if counted <= CAP:
         wanted = min(wanted, max(1, ceil(counted / per_page)))
     offset = (wanted - 1) * per_page
-    rows = list(queryset[offset : offset + per_page + 1])
+    rows = _rows(queryset, offset, offset + per_page + 1)
     return Page(rows[:per_page], wanted, per_page, counted, has_next=len(rows) > per_page)

@@ -99,7 +99,9 @@ class KeysetPagination(BasePagination):
             key = Tuple(*(F(f) for f in fields))
             lookup = TupleLessThan if scan_descending else TupleGreaterThan
             queryset = queryset.filter(lookup(key, cursor["v"]))
-        rows = list(queryset[: self.size + 1])
+        # A queryset that sorts by a computed column finds its page by id first (findings).
+        page = getattr(queryset, "page", None)
+        rows = page(0, self.size + 1) if page else list(queryset[: self.size + 1])
         more = len(rows) > self.size
         rows = rows[: self.size]
         if backwards:

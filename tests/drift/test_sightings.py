@@ -232,3 +232,31 @@ def test_drift_seen_on_a_finding_resolved_meanwhile_opens_a_new_episode(
         (FindingStatus.OPEN, 2),
     ]
     assert episodes[1].diff == {"paths": ["/spec/template"]}
+
+
+def test_a_page_found_by_id_first_is_the_slice_of_the_same_order(passes: Any) -> None:
+    passes(0, [seen(ObjectKey("apps", "Deployment", "shop", f"app-{n}")) for n in range(5)])
+    passes(3, [seen(ObjectKey("apps", "Deployment", "shop", f"app-{n}")) for n in (1, 3)])
+    rows = Finding.objects.select_related("cluster").order_by("-last_seen", "-pk")
+
+    assert rows.page(1, 4) == list(rows[1:4])
+    assert [f.name for f in rows.page(0, 2)] == ["app-3", "app-1"]
+
+
+def test_the_working_sets_last_seen_sorts_from_one_covering_index(passes: Any) -> None:
+    passes(0, [seen(WEB), seen(API)])
+    ids = (
+        Finding.objects.filter(status__in=[FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED])
+        .order_by("-severity_rank", "-last_seen", "-pk")
+        .values_list("pk", flat=True)[:50]
+    )
+    sql, params = ids.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        # Only an index holding every column the query reads remains possible.
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "Index Only Scan using finding_open_sighting on drift_finding" in plan, plan

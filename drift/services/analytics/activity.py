@@ -9,13 +9,14 @@ from django.db.models import Max, QuerySet
 from drift.models import Cluster, Finding
 
 
-def most_recurrent(limit: int = 10) -> QuerySet[Finding]:
+def most_recurrent(limit: int = 10) -> list[Finding]:
     """Open findings whose drift came back most often (occurrences counts episodes)."""
     return (
         Finding.objects.open()
         .filter(occurrences__gt=1)
         .select_related("cluster")
-        .order_by("-occurrences", "-last_seen")[:limit]
+        .order_by("-occurrences", "-last_seen", "-pk")
+        .page(0, limit)
     )
 
 

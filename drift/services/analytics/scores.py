@@ -67,9 +67,8 @@ def score(
         penalty,
         {level: counts.get(level, 0) for level in reversed(LEVELS)},
     )
-    for finding in findings.select_related("cluster").order_by("-severity_rank", "-last_seen")[
-        :breakdown
-    ]:
+    worst = findings.select_related("cluster").order_by("-severity_rank", "-last_seen", "-pk")
+    for finding in worst.page(0, breakdown):
         result.costs.append(
             {
                 "id": finding.pk,
