@@ -1,14 +1,15 @@
 """Benchmark of the pages while scans write (issue: fleet-scale steady state).
 
 On the 1,000,000-finding database of bench/dashboard.py (filled if missing, else kept as
-autovacuum left it; never VACUUMed by hand), one process re-scans (policy, cluster)
-scopes through the findings ledger without pause: each scan sees its scope's open drift
-again, unchanged, as a real steady state does. Meanwhile another process measures the
-overview, the findings list, a finding's page, trends and the API's findings list, in the
-same order, again and again. The same pages are measured before, with no writes, for
-comparison. Printed: per page the median and p95, quiet and under writes; scans per
-minute; rows the ledger wrote per scan (PostgreSQL's own counters for drift_finding); and
-the findings each scan saw.
+autovacuum left it; never VACUUMed by hand), one process re-scans every (policy, cluster)
+scope in turn through the findings ledger, without pause. First alone, seeing each
+scope's open drift again unchanged (a quiet steady state: what does the ledger write?);
+then under load, each scan finding 5% of its drift changed, 2% gone and as much new,
+while another process measures the overview, the findings list, a finding's page, trends
+and the API's findings list, in the same order, again and again. The same pages are
+measured before, with no writes, for comparison. Printed: per page the median and p95,
+quiet and under writes; scans per minute; rows the ledger wrote per scan (PostgreSQL's
+own counters for drift_finding); and the findings each scan saw.
 
 Run: .venv/bin/python bench/steady_state.py [--seconds 60]
 """
@@ -16,13 +17,16 @@ Run: .venv/bin/python bench/steady_state.py [--seconds 60]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "driftcontrol_bench_large"
@@ -84,37 +88,65 @@ def read(seconds: float, until_file: str, database: str) -> None:
     print(json.dumps(times))
 
 
-def write(seconds: float) -> None:
-    """Re-scan scopes through the ledger, each seeing its open drift again, unchanged."""
+# Under load, each scan finds part of its scope's drift changed, part of it gone and as
+# much new: what a busy fleet sees. The quiet steady state changes nothing.
+CHANGED, GONE = 0.05, 0.02
+
+
+def write(seconds: float, churn: bool) -> None:
+    """Re-scan every (policy, cluster) scope in turn through the ledger, without pause."""
     _django()
-    from drift.models import Cluster, DriftPolicy, Finding
-    from drift.services import ledger
+    from drift.models import Cluster, DriftPolicy
 
     scopes = [(p, c) for p in DriftPolicy.objects.all() for c in Cluster.objects.all()]
+    rng = random.Random(11)
     before = _counters()
     scans = seen = 0
     started = time.monotonic()
     while time.monotonic() - started < seconds:
         policy, cluster = scopes[scans % len(scopes)]
-        observed = [
-            ledger.Observation(
-                key=ledger.key_of(f),
-                api_version=f.api_version,
-                type=f.type,
-                severity=f.severity,
-                diff=f.diff,
-                attribution=f.attribution,
-                source=f.source,
-                drift_started_at=f.drift_started_at.isoformat() if f.drift_started_at else None,
-            )
-            for f in Finding.objects.open().filter(policy=policy, cluster=cluster)
-        ]
-        ledger.record(policy, cluster, observed, lambda key: True)
-        scans, seen = scans + 1, seen + len(observed)
+        seen += _scan(policy, cluster, rng if churn else None, scans)
+        scans += 1
     elapsed = time.monotonic() - started
     after = _counters()
     written = {name: after[name] - before[name] for name in after}
     print(json.dumps({"scans": scans, "seen": seen, "seconds": elapsed, "written": written}))
+
+
+def _scan(policy: Any, cluster: Any, rng: random.Random | None, number: int) -> int:
+    """One pass of the ledger over the scope's open drift, as a scan would record it."""
+    from drift.engine.normalize import ObjectKey
+    from drift.models import Finding
+    from drift.services import ledger
+
+    observed = []
+    for f in Finding.objects.open().filter(policy=policy, cluster=cluster):
+        roll = rng.random() if rng else 1.0
+        if roll < GONE:
+            continue  # fixed on the cluster: the ledger resolves it
+        diff = {**f.diff, "bench": number} if roll < GONE + CHANGED else f.diff
+        observed.append(_observation(ledger.key_of(f), f, diff))
+    if rng and observed:
+        for n in range(round(len(observed) * GONE)):
+            key = ObjectKey("apps", "Deployment", "bench", f"new-{number}-{n}")
+            observed.append(dataclasses.replace(observed[0], key=key, diff={"new": n}))
+    ledger.record(policy, cluster, observed, lambda key: True)
+    return len(observed)
+
+
+def _observation(key: Any, like: Any, diff: dict[str, Any]) -> Any:
+    from drift.services import ledger
+
+    return ledger.Observation(
+        key=key,
+        api_version=like.api_version,
+        type=like.type,
+        severity=like.severity,
+        diff=diff,
+        attribution=like.attribution,
+        source=like.source,
+        drift_started_at=like.drift_started_at.isoformat() if like.drift_started_at else None,
+    )
 
 
 def _counters() -> dict[str, int]:
@@ -162,8 +194,9 @@ def _prepare(database: str, findings: int) -> str:
         env={**os.environ, **ENV, "DATABASE_URL": _url(database)},
         capture_output=True,
         text=True,
-        check=True,
     )
+    if done.returncode:
+        sys.exit(f"filling {database} failed:\n{done.stderr}")
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -184,13 +217,26 @@ def _summary(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
 
 
-def _measure(seconds: float) -> tuple[dict[str, list[float]], ...]:
-    """The pages at 1,000 findings, at 1,000,000 quiet, and at 1,000,000 under writes."""
+def _measure(seconds: float) -> tuple[dict[str, Any], ...]:
+    """The pages at 1,000 findings and at 1,000,000 quiet; the ledger re-scanning with
+    nothing changed, alone; then the pages at 1,000,000 while scans change drift."""
     small = json.loads(_child(SMALL, "read", str(seconds / 2), "-").communicate()[0])
     quiet = json.loads(_child(DATABASE, "read", str(seconds / 2), "-").communicate()[0])
-    writer = _child(DATABASE, "write", str(seconds))
+    steady = json.loads(_child(DATABASE, "write", str(seconds / 2), "steady").communicate()[0])
+    writer = _child(DATABASE, "write", str(seconds), "churn")
     loaded = json.loads(_child(DATABASE, "read", str(seconds), "-").communicate()[0])
-    return small, quiet, loaded, json.loads(writer.communicate()[0])
+    return small, quiet, loaded, steady, json.loads(writer.communicate()[0])
+
+
+def _print_writes(what: str, wrote: dict[str, Any]) -> None:
+    scans = max(wrote["scans"], 1)
+    print(
+        f"scans, {what}: one process, {wrote['scans']} scans in {wrote['seconds']:.0f} s "
+        f"({wrote['scans'] / wrote['seconds'] * 60:.0f} per minute), "
+        f"{wrote['seen'] / scans:.1f} findings seen per scan; rows written to drift_finding "
+        "per scan: "
+        + ", ".join(f"{name} {value / scans:.1f}" for name, value in wrote["written"].items())
+    )
 
 
 def main() -> None:
@@ -203,24 +249,20 @@ def main() -> None:
         if role == "read":
             read(float(rest[0]), rest[1], rest[2])
         else:
-            write(float(rest[0]))
+            write(float(rest[0]), churn=rest[1] == "churn")
         return
     states = [_prepare(SMALL, SMALL_FINDINGS), _prepare(DATABASE, FINDINGS)]
-    small, quiet, loaded, wrote = _measure(options.seconds)
+    small, quiet, loaded, steady, wrote = _measure(options.seconds)
     print(f"databases: {SMALL_FINDINGS:,} findings {states[0]}; {FINDINGS:,} findings {states[1]}")
     print(
         f"the server's autovacuum: {_autovacuum()} (drift_finding's own thresholds from its "
         "migration 0009); no manual VACUUM; server time in process, ms"
     )
-    scans = max(wrote["scans"], 1)
-    print(
-        f"writes: one process, {wrote['scans']} scans in {wrote['seconds']:.0f} s "
-        f"({wrote['scans'] / wrote['seconds'] * 60:.0f} per minute), "
-        f"{wrote['seen'] / scans:.1f} findings seen per scan, all unchanged"
-    )
-    print(
-        "rows written to drift_finding per scan: "
-        + ", ".join(f"{name} {value / scans:.1f}" for name, value in wrote["written"].items())
+    _print_writes("steady state, alone: nothing changed", steady)
+    _print_writes(
+        f"under load, while pages are read: {CHANGED:.0%} of each scan's drift changed, "
+        f"{GONE:.0%} gone and as much new",
+        wrote,
     )
     print(
         f"{'page':<13} {'1k median':>9} {'1M quiet median/p95':>20} "
