@@ -20,7 +20,7 @@ class Command:
     name: str
     help: str
     handler: Handler
-    arguments: Callable[[ArgumentParser], None] = lambda parser: None
+    arguments: Callable[[ArgumentParser], object] = lambda parser: None  # its return is unused
 
 
 @dataclass

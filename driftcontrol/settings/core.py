@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "driftcontrol",
     "drift",
+    "alignment",
     "remediation",
     "dashboard",
 ]

@@ -14,7 +14,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("driftcontrol", "drift", "remediation", "dashboard")
+PACKAGES = ("driftcontrol", "drift", "alignment", "remediation", "dashboard")
 MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
 

@@ -1,0 +1,84 @@
+"""What a rule says: a violation of one rule by one object, with its evidence.
+
+Rules are pure functions over the objects of one evaluation (a scan's live objects, or
+what Git would deploy): no Django, no I/O. Each is registered with a stable id, a default
+severity, a title and a runbook (what the violation means and how to fix it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from drift.engine.normalize import ObjectKey
+
+Objects = Mapping[ObjectKey, Mapping[str, Any]]
+# Whether the evaluation holds every object of a kind (group, kind): a reference to a kind
+# that was not read can be neither confirmed nor refuted, and is left alone.
+Known = Callable[[str, str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One object and field a violation involves: the one at fault, or the one missing."""
+
+    key: ObjectKey
+    path: str = ""
+    note: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "group": self.key.group,
+            "kind": self.key.kind,
+            "namespace": self.key.namespace,
+            "name": self.key.name,
+            "path": self.path,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    rule: str
+    key: ObjectKey  # the object at fault
+    api_version: str
+    message: str  # one line
+    evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def severity(self) -> str:
+        return RULES[self.rule].severity
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    severity: str
+    title: str
+    runbook: str
+    check: Callable[[Objects, Known], Iterable[Violation]] = field(repr=False)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    rule_id: str, severity: str, title: str, runbook: str
+) -> Callable[[Callable[[Objects, Known], Iterable[Violation]]], Callable[..., Any]]:
+    """Register a rule's check under its stable id."""
+
+    def register(
+        check: Callable[[Objects, Known], Iterable[Violation]],
+    ) -> Callable[[Objects, Known], Iterable[Violation]]:
+        if rule_id in RULES:
+            raise ValueError(f"rule {rule_id} is registered twice")
+        RULES[rule_id] = Rule(rule_id, severity, title, " ".join(runbook.split()), check)
+        return check
+
+    return register
+
+
+def everything(group: str, kind: str) -> bool:
+    """Offline, what was given is all there is (`drift check -f`)."""
+    return True
