@@ -46,6 +46,7 @@ class FindingFilter(django_filters.FilterSet):
         label="Status",
     )
     ticket = django_filters.CharFilter(field_name="ticket_id", label="Ticket")
+    rule = django_filters.CharFilter(field_name="rule", label="Alignment rule")
     q = django_filters.CharFilter(method="filter_text", label="Search")
     ordering = django_filters.OrderingFilter(
         fields=(

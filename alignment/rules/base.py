@@ -20,6 +20,25 @@ Known = Callable[[str, str], bool]
 
 
 @dataclass(frozen=True, slots=True)
+class Reach:
+    """What one evaluation can vouch for: the kinds it read, in the namespaces it holds
+    objects of. A reference into a namespace it knows nothing of is left alone too."""
+
+    kinds: Known
+    namespaces: frozenset[str]
+
+    @classmethod
+    def of(cls, objects: Objects, kinds: Known) -> Reach:
+        return cls(kinds, frozenset(key.namespace for key in objects))
+
+    def kind(self, group: str, kind: str) -> bool:
+        return self.kinds(group, kind)
+
+    def holds(self, key: ObjectKey) -> bool:
+        return key.namespace in self.namespaces and self.kinds(key.group, key.kind)
+
+
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """One object and field a violation involves: the one at fault, or the one missing."""
 
@@ -57,7 +76,7 @@ class Rule:
     severity: str
     title: str
     runbook: str
-    check: Callable[[Objects, Known], Iterable[Violation]] = field(repr=False)
+    check: Callable[[Objects, Reach], Iterable[Violation]] = field(repr=False)
 
 
 RULES: dict[str, Rule] = {}
@@ -65,12 +84,12 @@ RULES: dict[str, Rule] = {}
 
 def rule(
     rule_id: str, severity: str, title: str, runbook: str
-) -> Callable[[Callable[[Objects, Known], Iterable[Violation]]], Callable[..., Any]]:
+) -> Callable[[Callable[[Objects, Reach], Iterable[Violation]]], Callable[..., Any]]:
     """Register a rule's check under its stable id."""
 
     def register(
-        check: Callable[[Objects, Known], Iterable[Violation]],
-    ) -> Callable[[Objects, Known], Iterable[Violation]]:
+        check: Callable[[Objects, Reach], Iterable[Violation]],
+    ) -> Callable[[Objects, Reach], Iterable[Violation]]:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id} is registered twice")
         RULES[rule_id] = Rule(rule_id, severity, title, " ".join(runbook.split()), check)

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from alignment.rules import pods
-from alignment.rules.base import Evidence, Known, Objects, Violation, rule
+from alignment.rules.base import Evidence, Objects, Reach, Violation, rule
 from drift.engine.normalize import ObjectKey
 
 # Roles every cluster has: a binding to them needs no ClusterRole in Git.
@@ -51,19 +51,20 @@ def _missing(
     )
 
 
-def _pod_references(objects: Objects, known: Known, kind: str) -> Iterator[Violation]:
-    if not known("", kind):
+def _pod_references(objects: Objects, reach: Reach, kind: str) -> Iterator[Violation]:
+    if not reach.kind("", kind):
         return
     for key, obj in objects.items():
         for reference in pods.references(key, obj):
             target = ObjectKey("", reference.kind, key.namespace, reference.name)
-            if reference.kind == kind and not reference.optional and target not in objects:
+            missing = target not in objects and reach.holds(target)
+            if reference.kind == kind and not reference.optional and missing:
                 yield _missing(key, _api_version(obj), _POD_KINDS[kind], target, reference.path)
 
 
 def _pod_rule(kind: str, effect: str) -> None:
-    def check(objects: Objects, known: Known) -> Iterator[Violation]:
-        return _pod_references(objects, known, kind)
+    def check(objects: Objects, reach: Reach) -> Iterator[Violation]:
+        return _pod_references(objects, reach, kind)
 
     title = f"Pods name {kind}s that exist"
     rule(_POD_KINDS[kind], "high", title, _RUNBOOK.format(kind=kind, effect=effect))(check)
@@ -84,8 +85,8 @@ def _labels_by_namespace(objects: Objects) -> dict[str, list[Mapping[str, str]]]
     return found
 
 
-def _workloads_known(known: Known) -> bool:
-    return all(known(group, kind) for group, kind in WORKLOADS if kind != "Pod")
+def _workloads_known(reach: Reach) -> bool:
+    return all(reach.kind(group, kind) for group, kind in WORKLOADS if kind != "Pod")
 
 
 @rule(
@@ -95,8 +96,8 @@ def _workloads_known(known: Known) -> bool:
     """A Service whose selector matches no pod template sends its traffic nowhere: its
     endpoints stay empty. Fix the selector or the workload's template labels.""",
 )
-def service_selector(objects: Objects, known: Known) -> Iterator[Violation]:
-    if not _workloads_known(known):
+def service_selector(objects: Objects, reach: Reach) -> Iterator[Violation]:
+    if not _workloads_known(reach):
         return
     labels = _labels_by_namespace(objects)
     for key, obj in objects.items():
@@ -145,8 +146,8 @@ def _backends(spec: Mapping[str, Any]) -> Iterator[tuple[str, Any, str]]:
     """An Ingress path whose Service (or port) does not exist answers 503. Point the
     backend at an existing Service and one of its ports, by number or name.""",
 )
-def ingress_backend(objects: Objects, known: Known) -> Iterator[Violation]:
-    if not known("", "Service"):
+def ingress_backend(objects: Objects, reach: Reach) -> Iterator[Violation]:
+    if not reach.kind("", "Service"):
         return
     for key, obj in objects.items():
         if key.kind != "Ingress":
@@ -183,14 +184,14 @@ def _has_port(service: Mapping[str, Any], port: Any) -> bool:
     """An autoscaler whose target does not exist scales nothing and reports
     FailedGetScale. Fix spec.scaleTargetRef, or delete the autoscaler with its workload.""",
 )
-def hpa_target(objects: Objects, known: Known) -> Iterator[Violation]:
+def hpa_target(objects: Objects, reach: Reach) -> Iterator[Violation]:
     for key, obj in objects.items():
         if key.kind != "HorizontalPodAutoscaler":
             continue
         ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
         group = str(ref.get("apiVersion", "")).rpartition("/")[0]
         target = ObjectKey(group, str(ref.get("kind", "")), key.namespace, str(ref.get("name", "")))
-        if target.name and known(target.group, target.kind) and target not in objects:
+        if target.name and reach.holds(target) and target not in objects:
             yield _missing(
                 key, _api_version(obj), "refs.hpa-target", target, "/spec/scaleTargetRef"
             )
@@ -204,7 +205,7 @@ def hpa_target(objects: Objects, known: Known) -> Iterator[Violation]:
     granting the moment someone creates a role of that name. Fix roleRef or create the
     role in Git.""",
 )
-def role_ref(objects: Objects, known: Known) -> Iterator[Violation]:
+def role_ref(objects: Objects, reach: Reach) -> Iterator[Violation]:
     for key, obj in objects.items():
         if key.group != RBAC or key.kind not in ("RoleBinding", "ClusterRoleBinding"):
             continue
@@ -213,7 +214,7 @@ def role_ref(objects: Objects, known: Known) -> Iterator[Violation]:
         if kind == "ClusterRole" and (name in BUILT_IN_CLUSTER_ROLES or name.startswith("system:")):
             continue
         target = ObjectKey(RBAC, kind, key.namespace if kind == "Role" else "", name)
-        if name and known(RBAC, kind) and target not in objects:
+        if name and reach.holds(target) and target not in objects:
             yield _missing(key, _api_version(obj), "refs.role", target, "/roleRef")
 
 
@@ -224,9 +225,7 @@ def role_ref(objects: Objects, known: Known) -> Iterator[Violation]:
     """A binding naming a ServiceAccount that does not exist grants nothing today and
     grants a future account of that name. Remove the subject or create the account.""",
 )
-def subject(objects: Objects, known: Known) -> Iterator[Violation]:
-    if not known("", "ServiceAccount"):
-        return
+def subject(objects: Objects, reach: Reach) -> Iterator[Violation]:
     for key, obj in objects.items():
         if key.group != RBAC or key.kind not in ("RoleBinding", "ClusterRoleBinding"):
             continue
@@ -235,7 +234,7 @@ def subject(objects: Objects, known: Known) -> Iterator[Violation]:
                 continue
             namespace = str(entry.get("namespace") or key.namespace)
             target = ObjectKey("", "ServiceAccount", namespace, str(entry.get("name", "")))
-            if target.name and target not in objects:
+            if target.name and reach.holds(target) and target not in objects:
                 yield _missing(key, _api_version(obj), "refs.subject", target, f"/subjects/{index}")
 
 
@@ -246,8 +245,8 @@ def subject(objects: Objects, known: Known) -> Iterator[Violation]:
     """A PodDisruptionBudget or NetworkPolicy whose selector matches no pod template
     protects nothing: usually a label renamed on one side only. Fix the selector.""",
 )
-def selects_nothing(objects: Objects, known: Known) -> Iterator[Violation]:
-    if not _workloads_known(known):
+def selects_nothing(objects: Objects, reach: Reach) -> Iterator[Violation]:
+    if not _workloads_known(reach):
         return
     labels = _labels_by_namespace(objects)
     for key, obj in objects.items():

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
+from alignment.rules import RULES
 from dashboard.forms.drift import TicketForm, suppression_bounds
 from dashboard.views import diffs, present
 from dashboard.views.base import back_to, dashboard, form_errors, refusals_as_messages
@@ -103,6 +104,7 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
     resolved = status == FindingStatus.RESOLVED
     context = {
         "finding": finding,
+        "rule": RULES.get(finding.rule) if finding.rule else None,
         "object": present.object_name(finding.kind, finding.namespace, finding.name),
         "fields": diffs.of_finding(finding),
         "patch": json.dumps((finding.diff or {}).get("patch", []), indent=2),

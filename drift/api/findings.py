@@ -66,6 +66,7 @@ class FindingSerializer(serializers.ModelSerializer[Finding]):
             "cluster",
             "policy",
             "type",
+            "rule",
             "severity",
             "status",
             "status_reason",

@@ -18,10 +18,18 @@ from drift.models.sightings import ScopeSighting
 
 
 def fingerprint(
-    cluster_id: int, group: str, kind: str, namespace: str, name: str, finding_type: str
+    cluster_id: int,
+    group: str,
+    kind: str,
+    namespace: str,
+    name: str,
+    finding_type: str,
+    rule: str = "",
 ) -> str:
-    """Identity of a drifted object across scans: the same object and type upsert one row."""
-    key = "\x1f".join([str(cluster_id), group, kind, namespace, name, finding_type])
+    """Identity of a drifted object across scans: the same object and type upsert one row
+    (and, for alignment, the same rule: one object may break several)."""
+    parts = [str(cluster_id), group, kind, namespace, name, finding_type]
+    key = "\x1f".join([*parts, rule] if rule else parts)
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -108,6 +116,8 @@ class Finding(models.Model):
     name = models.CharField(max_length=253)
     source = models.CharField(max_length=500, blank=True, help_text="manifest file and line in Git")
     type = models.CharField(max_length=16, choices=FindingType)
+    # The alignment rule broken (alignment.rules), empty for drift.
+    rule = models.CharField(max_length=64, blank=True, default="", db_default="")
     severity = models.CharField(max_length=16, choices=Severity)
     # The severity as a number (info 0 .. critical 4), so lists sort by it in the database.
     severity_rank = models.PositiveSmallIntegerField(default=0, editable=False)
@@ -178,6 +188,11 @@ class Finding(models.Model):
             models.Index(fields=["cluster", "status", "-sighted_at"]),
             models.Index(fields=["policy", "status"]),
             models.Index(fields=["kind", "namespace", "name"]),
+            models.Index(
+                fields=["rule", "status"],
+                name="finding_rule",
+                condition=~models.Q(rule=""),
+            ),
             models.Index(fields=["fingerprint", "-sighted_at"]),
             models.Index(fields=["-first_seen"]),
             models.Index(fields=["-resolved_at"]),
@@ -247,6 +262,12 @@ class Finding(models.Model):
         self.severity_rank = rank(self.severity) if self.severity else 0
         if not self.fingerprint:
             self.fingerprint = fingerprint(
-                self.cluster_id, self.api_group, self.kind, self.namespace, self.name, self.type
+                self.cluster_id,
+                self.api_group,
+                self.kind,
+                self.namespace,
+                self.name,
+                self.type,
+                self.rule,
             )
         super().save(*args, **kwargs)  # type: ignore[arg-type]

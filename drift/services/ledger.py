@@ -36,6 +36,7 @@ from drift.models import (
     DriftPolicy,
     Finding,
     FindingStatus,
+    FindingType,
     Scan,
     ScopeSighting,
     SnapshotReason,
@@ -90,10 +91,12 @@ class Observation:
     # The live object, when there is one: snapshotted as the finding opens (never stored
     # as such; Secret values are hashed in the snapshot).
     live: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    rule: str = ""  # the alignment rule broken (type alignment)
 
     def fingerprint(self, cluster: Cluster) -> str:
+        key = self.key
         return fingerprint(
-            cluster.pk, self.key.group, self.key.kind, self.key.namespace, self.key.name, self.type
+            cluster.pk, key.group, key.kind, key.namespace, key.name, self.type, self.rule
         )
 
 
@@ -254,10 +257,11 @@ def _settle_unseen(
     )
     scoped = set(resolve_scope) if resolve_scope is not None else None
     if scoped is not None:
-        # Narrow the query; the exact test (group and namespace too) is below.
+        # Narrow the query; the exact test (group and namespace too) is below. Alignment
+        # rules need a whole evaluation: one object's event never resolves their findings.
         candidates = candidates.filter(
             kind__in={k.kind for k in scoped}, name__in={k.name for k in scoped}
-        )
+        ).exclude(type=FindingType.ALIGNMENT)
     for finding in candidates:
         key = key_of(finding)
         if scoped is not None and key not in scoped:
@@ -320,6 +324,7 @@ def _new(
         namespace=key.namespace,
         name=key.name,
         type=observation.type,
+        rule=observation.rule,
         fingerprint=fp,
         first_seen=now,
         updated_at=now,

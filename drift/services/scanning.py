@@ -32,6 +32,7 @@ from drift.models import (
 )
 from drift.services import clusters, desired, evidence, ledger
 from driftcontrol import audit, queue
+from driftcontrol.extensions import app_modules
 from driftcontrol.outbox import publish
 
 log = logging.getLogger(__name__)
@@ -249,6 +250,9 @@ def examine(
             observations.append(observation)
     if policy.detect_unmanaged and state.complete:
         observations += evidence.unmanaged(state, live, scope, rules, hasher)
+    # Rooms built on detection evaluate what was read too (alignment's rules).
+    for module in app_modules("scanning"):
+        observations += module.observe(state, live)
     return Examination(state, live, observations, total)
 
 

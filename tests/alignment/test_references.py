@@ -238,13 +238,16 @@ def test_bindings_need_their_role_and_service_accounts() -> None:
     role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n"
     role += "metadata: {name: deployer, namespace: shop}\nrules: []"
     binding = "RoleBinding.rbac.authorization.k8s.io shop/deployers"
-    assert found(objects(NEEDS, BINDING)) == [
+    # Nothing of namespace tools is known here: its subject is left alone.
+    assert found(objects(NEEDS, BINDING)) == [("refs.role", binding, "/roleRef")]
+    tools = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: builder, namespace: tools}"
+    assert found(objects(NEEDS, BINDING, tools)) == [
         ("refs.role", binding, "/roleRef"),
         ("refs.subject", binding, "/subjects/1"),
     ]
-    assert found(objects(NEEDS, BINDING, role)) == [("refs.subject", binding, "/subjects/1")]
+    assert found(objects(NEEDS, BINDING, role, tools)) == [("refs.subject", binding, "/subjects/1")]
     to_view = BINDING.replace("kind: Role, name: deployer", "kind: ClusterRole, name: view")
-    assert [rule for rule, _, _ in found(objects(NEEDS, to_view))] == ["refs.subject"]
+    assert [rule for rule, _, _ in found(objects(NEEDS, to_view, tools))] == ["refs.subject"]
 
 
 def test_budgets_and_network_policies_that_select_no_pod_are_low() -> None:

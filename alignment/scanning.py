@@ -1,0 +1,43 @@
+"""The alignment rules in a scan: evaluated on what the scan read from the cluster, each
+violation an `alignment` observation for the findings ledger, next to the drift.
+
+drift.services.scanning finds this module by name (driftcontrol.extensions), so detection
+does not import the rooms built on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alignment import rules
+from drift.models import FindingType
+from drift.services import desired, evidence
+from drift.services.ledger import Observation
+
+
+def observe(state: desired.DesiredState, live: evidence.LiveState) -> list[Observation]:
+    """One observation per rule an object in the cluster breaks; only kinds the scan read
+    completely count as known (a reference to another kind is neither kept nor refuted)."""
+
+    def known(group: str, kind: str) -> bool:
+        return (group, kind) in live.read
+
+    return [_observation(v, state) for v in rules.evaluate(live.objects, known)]
+
+
+def _observation(violation: rules.Violation, state: desired.DesiredState) -> Observation:
+    declared = state.objects.get(violation.key)
+    found: dict[str, Any] = {
+        "paths": [e.path for e in violation.evidence[:1] if e.path],
+        "message": violation.message,
+        "evidence": [e.as_dict() for e in violation.evidence],
+    }
+    return Observation(
+        key=violation.key,
+        api_version=violation.api_version,
+        type=FindingType.ALIGNMENT,
+        severity=violation.severity,
+        diff=found,
+        source=declared.source if declared else "",
+        rule=violation.rule,
+    )

@@ -1,0 +1,63 @@
+"""Alignment rules in a real scan: a live edit that makes a Deployment name a ConfigMap
+that does not exist is an `alignment` finding next to the drift, and it resolves when the
+ConfigMap appears; a watch event on the Deployment never resolves it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from drift.engine.normalize import ObjectKey
+from drift.models import FindingStatus, FindingType
+from drift.services import ledger
+from tests.integration.conftest import apply_shop, findings, scan
+
+pytestmark = [pytest.mark.kube, pytest.mark.django_db]
+ENV_FROM = "/spec/template/spec/containers/0/envFrom"
+
+
+def test_a_reference_broken_live_is_found_and_resolves_when_it_exists(
+    devcluster, shop_repo, shop_policy, scanner_cluster, kube_namespace
+):
+    ns = kube_namespace
+    apply_shop(devcluster, shop_repo, ns)
+    patch = [{"op": "add", "path": ENV_FROM, "value": [{"configMapRef": {"name": "flags"}}]}]
+    devcluster.kubectl(
+        "patch", "-n", ns, "deployment", "web", "--type=json", "-p", json.dumps(patch)
+    )
+
+    broken = scan(shop_policy, scanner_cluster)
+
+    # The added field is not Git's (the policy ignores undeclared fields by default), but
+    # what it names must exist.
+    found = findings(shop_policy)
+    assert set(found) == {("Deployment", "web", FindingType.ALIGNMENT)}
+    alignment = found["Deployment", "web", FindingType.ALIGNMENT]
+    assert (alignment.rule, alignment.severity, alignment.last_scan_id) == (
+        "refs.configmap",
+        "high",
+        broken.pk,
+    )
+    assert alignment.diff["message"] == (
+        f"Deployment.apps {ns}/web names ConfigMap flags, which does not exist in namespace {ns}"
+    )
+    assert alignment.diff["paths"] == [f"{ENV_FROM}/0/configMapRef/name"]
+    assert alignment.source == "k8s/shop.yaml:3"  # where Git declares the Deployment
+
+    # A watch event compares one object with Git: it cannot tell about references.
+    ledger.record(
+        shop_policy,
+        scanner_cluster,
+        [],
+        known=lambda key: True,
+        resolve_scope=[ObjectKey("apps", "Deployment", ns, "web")],
+    )
+    alignment.refresh_from_db()
+    assert alignment.status == FindingStatus.OPEN
+
+    devcluster.kubectl("create", "configmap", "flags", "-n", ns, "--from-literal=beta=on")
+    scan(shop_policy, scanner_cluster)
+
+    alignment.refresh_from_db()
+    assert (alignment.status, alignment.status_reason) == (FindingStatus.RESOLVED, "no longer seen")
