@@ -1,8 +1,10 @@
 """`drift check -f DIR`: the alignment rules on what Git would deploy, before it merges.
 
-Offline (no database, no cluster): every YAML and JSON file under the directory is read
-as the whole declaration of its namespaces, so a reference resolves only to an object
-the directory holds.
+Offline (no cluster): every YAML and JSON file under the directory is read as the whole
+declaration of its namespaces, so a reference resolves only to an object the directory
+holds. DriftControl's own `Lane` documents among them define the lanes (validated as
+`drift apply` validates them); without any, the lanes come from the database, and only
+then is one needed.
 """
 
 from __future__ import annotations
@@ -11,9 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alignment import rules
+from django.db import DatabaseError
+
+from alignment import rules, scanning
+from drift.declarative import lane as lane_document
+from drift.declarative.reading import API_VERSION, Reader
 from drift.engine import bounds, manifests
 from drift.engine.normalize import ObjectKey, key_of
+from drift.engine.rules import Problem
+from drift.models import Lane
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -49,11 +57,27 @@ class Checked:
         }
 
 
-def check_directory(directory: Path) -> Checked:
-    """Read every manifest under ``directory`` and evaluate the rules on them."""
+class UnknownLane(LookupError):
+    pass
+
+
+def check_directory(directory: Path, lane: str | None = None) -> Checked:
+    """Read every manifest under ``directory`` and evaluate the rules on them; ``lane``
+    names the lane of the manifests no lane's namespaces claim."""
     if not directory.is_dir():
         raise NotADirectoryError(f"{directory}: not a directory")
-    checked = Checked()
+    checked, documents = _read(directory)
+    lanes = _lanes(documents, checked.problems) or _stored_lanes(required=bool(lane))
+    default = next((spec for spec in lanes if spec.name == lane), None)
+    if lane and default is None:
+        known = ", ".join(spec.name for spec in lanes) or "none"
+        raise UnknownLane(f"no lane {lane} (lanes: {known})")
+    checked.violations = rules.evaluate(checked.objects, rules.everything, lanes, default)
+    return checked
+
+
+def _read(directory: Path) -> tuple[Checked, list[dict[str, Any]]]:
+    checked, ours = Checked(), []
     budget = bounds.AliasBudget(bounds.DEFAULT_ALIAS_BYTES)
     for path in sorted(p for p in directory.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
         checked.files += 1
@@ -61,6 +85,9 @@ def check_directory(directory: Path) -> Checked:
         documents, errors = manifests.parse(path.read_bytes(), label, budget)
         checked.problems += [str(error) for error in errors]
         for document in documents:
+            if str(document.obj.get("apiVersion", "")) == API_VERSION:
+                ours.append(document.obj)  # DriftControl's configuration, not a manifest
+                continue
             key = key_of(document.obj)
             if key in checked.objects:
                 first = checked.sources[key]
@@ -70,5 +97,29 @@ def check_directory(directory: Path) -> Checked:
                 continue
             checked.objects[key] = document.obj
             checked.sources[key] = document.source
-    checked.violations = rules.evaluate(checked.objects)
-    return checked
+    return checked, ours
+
+
+def _lanes(documents: list[dict[str, Any]], problems: list[str]) -> tuple[rules.LaneSpec, ...]:
+    found = []
+    for index, document in enumerate(documents):
+        if document.get("kind") != "Lane":
+            continue
+        read: list[Problem] = []
+        planned = lane_document.read(Reader(index, document, read), "", None)
+        name = str((document.get("metadata") or {}).get("name", ""))
+        problems += [f"Lane {name}: {p.path}: {p.message}" for p in read]
+        found.append(Lane(name=name, **planned.values))
+    return scanning.lane_specs(found)
+
+
+def _stored_lanes(required: bool) -> tuple[rules.LaneSpec, ...]:
+    """The database's lanes; with none reachable, none (the lane rules rest) unless the
+    caller named a lane."""
+    try:
+        return scanning.lane_specs(Lane.objects.all())
+    except DatabaseError as error:
+        if required:
+            problem = f"no Lane documents in the directory, and no database: {error}"
+            raise UnknownLane(problem) from error
+        return ()

@@ -6,7 +6,7 @@ import json
 from argparse import ArgumentParser, Namespace
 from pathlib import Path
 
-from alignment.checking import check_directory
+from alignment.checking import UnknownLane, check_directory
 from driftcontrol.cli.base import Command, Console
 
 # Exit codes a pipeline can act on.
@@ -15,6 +15,11 @@ CLEAN, ERROR, VIOLATIONS = 0, 1, 2
 
 def _arguments(parser: ArgumentParser) -> None:
     parser.add_argument("-f", "--filename", required=True, type=Path, metavar="DIR")
+    parser.add_argument(
+        "--lane",
+        help="the lane of manifests no lane's namespaces claim (Lane documents in DIR, or "
+        "the database's)",
+    )
     parser.add_argument("--output", choices=["table", "json"], default="table")
     parser.add_argument(
         "--exit-code",
@@ -25,8 +30,8 @@ def _arguments(parser: ArgumentParser) -> None:
 
 def check(options: Namespace, console: Console) -> int:
     try:
-        checked = check_directory(options.filename)
-    except OSError as error:
+        checked = check_directory(options.filename, options.lane)
+    except (OSError, UnknownLane) as error:
         console.warn(str(error))
         return ERROR
     if options.output == "json":

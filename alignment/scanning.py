@@ -7,22 +7,42 @@ does not import the rooms built on it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from alignment import rules
-from drift.models import FindingType
+from drift.models import Cluster, FindingType, Lane
 from drift.services import desired, evidence
 from drift.services.ledger import Observation
 
 
-def observe(state: desired.DesiredState, live: evidence.LiveState) -> list[Observation]:
+def observe(
+    state: desired.DesiredState, live: evidence.LiveState, cluster: Cluster | None
+) -> list[Observation]:
     """One observation per rule an object in the cluster breaks; only kinds the scan read
-    completely count as known (a reference to another kind is neither kept nor refuted)."""
+    completely count as known (a reference to another kind is neither kept nor refuted),
+    and the lane rules judge by the cluster's lanes."""
 
     def known(group: str, kind: str) -> bool:
         return (group, kind) in live.read
 
-    return [_observation(v, state) for v in rules.evaluate(live.objects, known)]
+    lanes = lane_specs(cluster.lanes.all()) if cluster is not None and cluster.pk else ()
+    return [_observation(v, state) for v in rules.evaluate(live.objects, known, lanes)]
+
+
+def lane_specs(lanes: Iterable[Lane]) -> tuple[rules.LaneSpec, ...]:
+    """Lane rows as the rules see them."""
+    return tuple(
+        rules.LaneSpec(
+            lane.name,
+            tuple(lane.namespaces),
+            tuple(lane.identities),
+            tuple(lane.registries),
+            tuple(lane.service_accounts),
+            tuple(lane.secrets),
+        )
+        for lane in lanes
+    )
 
 
 def _observation(violation: rules.Violation, state: desired.DesiredState) -> Observation:

@@ -6,11 +6,14 @@ on import (alignment.rules.base.rule).
 
 from __future__ import annotations
 
-from alignment.rules import references  # noqa: F401  (registers its rules)
+# Importing a rule module registers its rules.
+from alignment.rules import lanes as _lane_rules  # noqa: F401
+from alignment.rules import references as _reference_rules  # noqa: F401
 from alignment.rules.base import (
     RULES,
     Evidence,
     Known,
+    LaneSpec,
     Objects,
     Reach,
     Rule,
@@ -19,10 +22,15 @@ from alignment.rules.base import (
 )
 
 
-def evaluate(objects: Objects, known: Known = everything) -> list[Violation]:
+def evaluate(
+    objects: Objects,
+    known: Known = everything,
+    lanes: tuple[LaneSpec, ...] = (),
+    default_lane: LaneSpec | None = None,
+) -> list[Violation]:
     """Every violation of every rule, ordered by rule, then object. ``known`` says which
     kinds the evaluation read completely; only namespaces it holds objects of count."""
-    reach = Reach.of(objects, known)
+    reach = Reach.of(objects, known, lanes, default_lane)
     found = [v for rule in RULES.values() for v in rule.check(objects, reach)]
     return sorted(found, key=lambda v: (v.rule, v.key, v.evidence[0].path if v.evidence else ""))
 
@@ -31,6 +39,7 @@ __all__ = [
     "RULES",
     "Evidence",
     "Known",
+    "LaneSpec",
     "Objects",
     "Reach",
     "Rule",

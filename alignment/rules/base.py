@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from drift.engine.normalize import ObjectKey
@@ -20,16 +21,46 @@ Known = Callable[[str, str], bool]
 
 
 @dataclass(frozen=True, slots=True)
+class LaneSpec:
+    """A delivery lane as the rules see it: what it owns and what its workloads may use
+    (globs; registries are image prefixes). An empty allowance restricts nothing."""
+
+    name: str
+    namespaces: tuple[str, ...] = ()
+    identities: tuple[str, ...] = ()
+    registries: tuple[str, ...] = ()
+    service_accounts: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+
+    def owns(self, namespace: str) -> bool:
+        return any(fnmatchcase(namespace, glob) for glob in self.namespaces)
+
+
+@dataclass(frozen=True, slots=True)
 class Reach:
     """What one evaluation can vouch for: the kinds it read, in the namespaces it holds
-    objects of. A reference into a namespace it knows nothing of is left alone too."""
+    objects of (a reference into a namespace it knows nothing of is left alone too), and
+    the lanes of the cluster (or the one `drift check --lane` names)."""
 
     kinds: Known
     namespaces: frozenset[str]
+    lanes: tuple[LaneSpec, ...] = ()
+    # The lane of objects no lane's namespaces claim (`drift check --lane`).
+    default_lane: LaneSpec | None = None
 
     @classmethod
-    def of(cls, objects: Objects, kinds: Known) -> Reach:
-        return cls(kinds, frozenset(key.namespace for key in objects))
+    def of(
+        cls,
+        objects: Objects,
+        kinds: Known,
+        lanes: tuple[LaneSpec, ...] = (),
+        default_lane: LaneSpec | None = None,
+    ) -> Reach:
+        return cls(kinds, frozenset(key.namespace for key in objects), lanes, default_lane)
+
+    def lanes_of(self, namespace: str) -> list[LaneSpec]:
+        owners = [lane for lane in self.lanes if lane.owns(namespace)]
+        return owners or ([self.default_lane] if self.default_lane else [])
 
     def kind(self, group: str, kind: str) -> bool:
         return self.kinds(group, kind)

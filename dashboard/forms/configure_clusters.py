@@ -32,6 +32,18 @@ LANE_PATHS = {
     "spec.namespaces": "namespaces",
     "spec.identities": "identities",
     "spec.branches": "branches",
+    "spec.registries": "registries",
+    "spec.serviceAccounts": "service_accounts",
+    "spec.secrets": "secrets",
+}
+# The lane's one-per-line fields, and their document keys.
+LANE_LINES = {
+    "namespaces": "namespaces",
+    "identities": "identities",
+    "branches": "branches",
+    "registries": "registries",
+    "service_accounts": "serviceAccounts",
+    "secrets": "secrets",
 }
 
 
@@ -212,21 +224,30 @@ class LaneForm(ConfigurationForm):
         "Identities", "The users and service accounts that deploy this lane, one per line."
     )
     branches = _lines_field("Branches", "The Git branches it delivers from, one per line.")
+    registries = _lines_field(
+        "Image registries",
+        "Prefixes its workloads may pull images from, one per line, like "
+        "registry.example.com/shop/. Empty: any.",
+    )
+    service_accounts = _lines_field(
+        "Service accounts", "Names (globs) its workloads may run as, one per line. Empty: any."
+    )
+    secrets = _lines_field(
+        "Secrets", "Names (globs) of the Secrets its workloads may use, one per line. Empty: any."
+    )
 
     def __init__(self, *args: Any, lane: Lane | None = None, **kwargs: Any) -> None:
         super().__init__(*args, editing=lane.name if lane else "", **kwargs)
         if lane is not None and not self.is_bound:
             self.initial |= {
                 "description": lane.description,
-                "namespaces": "\n".join(lane.namespaces),
-                "identities": "\n".join(lane.identities),
-                "branches": "\n".join(lane.branches),
+                **{name: "\n".join(getattr(lane, name)) for name in LANE_LINES},
             }
 
     def document(self) -> dict[str, Any]:
         data = self.cleaned_data
         spec = {
             "description": data.get("description", ""),
-            **{key: _lines(data.get(key, "")) for key in ("namespaces", "identities", "branches")},
+            **{key: _lines(data.get(name, "")) for name, key in LANE_LINES.items()},
         }
         return _document("Lane", self.object_name(), spec)

@@ -52,7 +52,13 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
 
 
 LANE = _object(
-    {"description": _TEXT, "namespaces": _ITEMS, "identities": _ITEMS, "branches": _ITEMS}
+    {
+        "description": _TEXT,
+        **dict.fromkeys(
+            ("namespaces", "identities", "branches", "registries", "serviceAccounts", "secrets"),
+            _ITEMS,
+        ),
+    }
 )
 SOURCE = _object(
     {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drift.declarative.lane import FIELDS as LANE_FIELDS
 from drift.declarative.reading import API_VERSION
 from drift.models import Cluster, DriftPolicy, GitSource, Lane
 
@@ -32,9 +33,7 @@ def lane(lane: Lane) -> dict[str, Any]:
         _without_empty(
             {
                 "description": lane.description,
-                "namespaces": lane.namespaces,
-                "identities": lane.identities,
-                "branches": lane.branches,
+                **{key: getattr(lane, field) for key, field in LANE_FIELDS.items()},
             }
         ),
     )

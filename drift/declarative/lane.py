@@ -6,16 +6,18 @@ from pathlib import Path
 
 from drift.declarative.reading import Planned, Reader
 
+# Document key -> model field: what the lane owns, and what its workloads may use.
+FIELDS = {
+    "namespaces": "namespaces",
+    "identities": "identities",
+    "branches": "branches",
+    "registries": "registries",
+    "serviceAccounts": "service_accounts",
+    "secrets": "secrets",
+}
+
 
 def read(reader: Reader, name: str, base: Path | None) -> Planned:
-    reader.known(["namespaces", "identities", "branches", "description"])
-    return Planned(
-        "Lane",
-        name,
-        {
-            "namespaces": reader.strings("namespaces"),
-            "identities": reader.strings("identities"),
-            "branches": reader.strings("branches"),
-            "description": reader.get("description", str, ""),
-        },
-    )
+    reader.known([*FIELDS, "description"])
+    values = {field: reader.strings(key) for key, field in FIELDS.items()}
+    return Planned("Lane", name, {**values, "description": reader.get("description", str, "")})

@@ -15,6 +15,9 @@ dns_label = RegexValidator(
 )
 
 
+LANE_LISTS = ("namespaces", "identities", "branches", "registries", "service_accounts", "secrets")
+
+
 class Lane(models.Model):
     """A delivery lane (e.g. fast, controlled) owning namespaces, identities and branches."""
 
@@ -25,6 +28,16 @@ class Lane(models.Model):
         default=list, blank=True, help_text="deployer users and service accounts"
     )
     branches = models.JSONField(default=list, blank=True, help_text="Git branches")
+    # What the lane's workloads may use (alignment's lane rules); empty: not restricted.
+    registries = models.JSONField(
+        default=list, blank=True, help_text="image registry prefixes its workloads may pull from"
+    )
+    service_accounts = models.JSONField(
+        default=list, blank=True, help_text="service account name globs its workloads may run as"
+    )
+    secrets = models.JSONField(
+        default=list, blank=True, help_text="Secret name globs its workloads may use"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -36,7 +49,7 @@ class Lane(models.Model):
 
     def clean(self) -> None:
         problems: dict[str, list[rules.Problem]] = {}
-        for field in ("namespaces", "identities", "branches"):
+        for field in LANE_LISTS:
             found: list[rules.Problem] = []
             rules.string_list(getattr(self, field), field, found)
             problems[field] = found

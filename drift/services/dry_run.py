@@ -114,7 +114,9 @@ def _on_cluster(
     try:
         connection = clusters.connect(cluster)
         connection.timeout, connection.retries = _TIMEOUT, _RETRIES
-        seen = scanning.examine(policy, connection, connection.discover(), revision, progress)
+        seen = scanning.examine(
+            policy, connection, connection.discover(), revision, progress, cluster
+        )
     except kube.KubeError as error:
         found.error = f"could not be read: {error}"
     except _OutOfTime:

@@ -23,6 +23,7 @@ from drift.engine.compare import compare
 from drift.engine.normalize import DesiredObject, ObjectKey, SecretHasher, key_of
 from drift.engine.policy import EnginePolicy
 from drift.models import (
+    Cluster,
     DriftPolicy,
     FindingType,
     GitSource,
@@ -142,7 +143,7 @@ class _Scanner:
     def run(self) -> None:
         connection, discovery = self.connect()
         revision = _read_source(self.policy.source)
-        seen = examine(self.policy, connection, discovery, revision, self.progress)
+        seen = examine(self.policy, connection, discovery, revision, self.progress, self.cluster)
         outcome = ledger.record(self.policy, self.cluster, seen.observations, seen.known, self.scan)
         self.finish(seen.state, seen.live, outcome, seen.total)
 
@@ -215,10 +216,11 @@ def examine(
     discovery: kube.Discovery,
     revision: desired.Revision,
     progress: Progress,
+    cluster: Cluster | None = None,
 ) -> Examination:
     """Compare the revision's objects (as this cluster holds them) with the live ones, as a
     scan does, and say what drifted. Reads the cluster; writes nothing (the dry run of an
-    unsaved policy relies on it)."""
+    unsaved policy relies on it). ``cluster`` gives the rooms that add rules its lanes."""
     hasher = desired.secret_hasher()
     state = desired.for_cluster(revision, policy, discovery, hasher)
     scope = desired.Scope.of(policy)
@@ -252,7 +254,7 @@ def examine(
         observations += evidence.unmanaged(state, live, scope, rules, hasher)
     # Rooms built on detection evaluate what was read too (alignment's rules).
     for module in app_modules("scanning"):
-        observations += module.observe(state, live)
+        observations += module.observe(state, live, cluster)
     return Examination(state, live, observations, total)
 
 

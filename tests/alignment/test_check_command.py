@@ -12,6 +12,8 @@ from django.core.management import call_command
 
 from tests.alignment.test_references import CORPUS, NEEDS, WEB
 
+pytestmark = pytest.mark.django_db  # the lanes come from the database when DIR has none
+
 
 def check(*args: str) -> tuple[int, str, str]:
     out, err = StringIO(), StringIO()
@@ -85,3 +87,67 @@ def test_a_directory_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
     code, _, err = check("-f", str(tmp_path / "nowhere"))
 
     assert code == 1 and "not a directory" in err
+
+
+LANES = """
+apiVersion: driftcontrol.io/v1alpha1
+kind: Lane
+metadata: {name: fast}
+spec: {namespaces: ["dev-*"], secrets: ["dev-*"]}
+---
+apiVersion: driftcontrol.io/v1alpha1
+kind: Lane
+metadata: {name: controlled}
+spec: {namespaces: [shop], secrets: ["shop-*"], registries: [registry.example.com/]}
+"""
+FAST_APP = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: preview}
+spec:
+  selector: {matchLabels: {app: preview}}
+  template:
+    metadata: {labels: {app: preview}}
+    spec:
+      containers:
+      - name: preview
+        image: registry.example.com/dev/preview:0.1
+        env:
+        - name: DB_PASSWORD
+          valueFrom: {secretKeyRef: {name: shop-db, key: password}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: shop-db}
+"""
+
+
+def test_a_cross_lane_secret_exits_2_naming_file_object_field_and_rule(tmp_path: Path) -> None:
+    (tmp_path / "lanes.yaml").write_text(LANES)
+    (tmp_path / "preview.yaml").write_text(FAST_APP)
+
+    code, out, _ = check("-f", str(tmp_path), "--lane", "fast", "--exit-code")
+
+    assert code == 2
+    assert out.splitlines() == [
+        "preview.yaml:2: high lane.secret: Deployment.apps preview in lane fast uses Secret "
+        "shop-db, which belongs to lane controlled (field /spec/template/spec/containers/0/"
+        "env/0/valueFrom/secretKeyRef/name)",
+        "2 file(s), 2 object(s): 1 violation(s)",
+    ]
+
+
+def test_an_unknown_lane_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "lanes.yaml").write_text(LANES)
+
+    code, _, err = check("-f", str(tmp_path), "--lane", "slow")
+
+    assert code == 1 and "no lane slow (lanes: fast, controlled)" in err
+
+
+def test_a_lane_document_is_checked_as_drift_apply_checks_it(tmp_path: Path) -> None:
+    (tmp_path / "lanes.yaml").write_text(LANES.replace('secrets: ["dev-*"]', "secrets: dev"))
+
+    code, _, err = check("-f", str(tmp_path))
+
+    assert code == 1 and "Lane fast: documents[0].spec.secrets: must be a list" in err

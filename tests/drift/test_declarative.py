@@ -748,3 +748,30 @@ def test_a_document_whose_spec_cannot_be_read_is_refused(broken: dict[str, Any])
     assert len(problems) == 1
     assert problems[0].startswith(("documents[0].spec: ", "documents[0].sepc: "))
     assert Lane.objects.get(name="fast").namespaces == ["shop-*"]
+
+
+def test_a_lane_says_what_its_workloads_may_use_and_exports_it_back() -> None:
+    lane = {
+        "apiVersion": "driftcontrol.io/v1alpha1",
+        "kind": "Lane",
+        "metadata": {"name": "controlled"},
+        "spec": {
+            "namespaces": ["shop"],
+            "registries": ["registry.example.com/shop/"],
+            "serviceAccounts": ["web", "api-*"],
+            "secrets": ["shop-*"],
+        },
+    }
+
+    declarative.apply([lane], ACTOR)
+
+    stored = Lane.objects.get(name="controlled")
+    assert (stored.registries, stored.service_accounts, stored.secrets) == (
+        ["registry.example.com/shop/"],
+        ["web", "api-*"],
+        ["shop-*"],
+    )
+    assert export.lane(stored)["spec"] == lane["spec"]
+    with pytest.raises(InvalidDocuments) as refused:
+        declarative.apply([{**lane, "spec": {"secrets": "shop-*"}}], ACTOR)
+    assert "documents[0].spec.secrets" in str(refused.value.problems)

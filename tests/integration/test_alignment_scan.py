@@ -9,7 +9,7 @@ import json
 import pytest
 
 from drift.engine.normalize import ObjectKey
-from drift.models import FindingStatus, FindingType
+from drift.models import FindingStatus, FindingType, Lane
 from drift.services import ledger
 from tests.integration.conftest import apply_shop, findings, scan
 
@@ -61,3 +61,37 @@ def test_a_reference_broken_live_is_found_and_resolves_when_it_exists(
 
     alignment.refresh_from_db()
     assert (alignment.status, alignment.status_reason) == (FindingStatus.RESOLVED, "no longer seen")
+
+
+def test_an_image_from_outside_the_lanes_registries_is_a_lane_finding(
+    devcluster, shop_repo, shop_policy, scanner_cluster, kube_namespace
+):
+    ns = kube_namespace
+    lane = Lane.objects.create(
+        name="controlled",
+        namespaces=[ns],
+        registries=[
+            "registry.example/",
+            "gcr.io/google-samples/",
+            "ghcr.io/stefanprodan/",
+            "docker.io/library/",
+        ],
+    )
+    scanner_cluster.lanes.add(lane)
+    apply_shop(devcluster, shop_repo, ns)
+    assert scan(shop_policy, scanner_cluster) and findings(shop_policy) == {}
+
+    devcluster.kubectl("set", "image", "-n", ns, "deployment/web", "web=evil.example/web:6.6.6")
+    scan(shop_policy, scanner_cluster)
+
+    found = findings(shop_policy)
+    assert set(found) == {
+        ("Deployment", "web", FindingType.MODIFIED),
+        ("Deployment", "web", FindingType.ALIGNMENT),
+    }
+    alignment = found["Deployment", "web", FindingType.ALIGNMENT]
+    assert (alignment.rule, alignment.severity) == ("lane.registry", "high")
+    assert (
+        "runs evil.example/web:6.6.6, from outside the lane's registries"
+        in (alignment.diff["message"])
+    )
