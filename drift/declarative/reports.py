@@ -18,6 +18,7 @@ def phase(scan: Scan) -> str:
 
 
 def finding_document(finding: Finding) -> dict[str, Any]:
+    alignment = {"rule": finding.rule, "message": finding.diff.get("message", "")}
     return {
         "id": finding.pk,
         "type": finding.type,
@@ -34,6 +35,7 @@ def finding_document(finding: Finding) -> dict[str, Any]:
         "firstSeen": finding.first_seen.isoformat(),
         "lastSeen": finding.last_seen.isoformat(),
         "occurrences": finding.occurrences,
+        **(alignment if finding.rule else {}),
     }
 
 

@@ -95,3 +95,23 @@ def test_an_image_from_outside_the_lanes_registries_is_a_lane_finding(
         "runs evil.example/web:6.6.6, from outside the lane's registries"
         in (alignment.diff["message"])
     )
+
+
+def test_drift_scan_reports_alignment_findings_with_their_rule(
+    devcluster, shop_repo, shop_policy, scanner_cluster, kube_namespace
+):
+    from drift.declarative.reports import drift_report
+
+    apply_shop(devcluster, shop_repo, kube_namespace)
+    patch = [{"op": "add", "path": ENV_FROM, "value": [{"configMapRef": {"name": "flags"}}]}]
+    devcluster.kubectl(
+        "patch", "-n", kube_namespace, "deployment", "web", "--type=json", "-p", json.dumps(patch)
+    )
+
+    report = drift_report(scan(shop_policy, scanner_cluster))
+
+    aligned = [f for f in report["status"]["findings"] if f["type"] == "alignment"]
+    assert [(f["rule"], f["name"]) for f in aligned] == [("refs.configmap", "web")]
+    assert aligned[0]["message"].endswith(
+        f"names ConfigMap flags, which does not exist in namespace {kube_namespace}"
+    )

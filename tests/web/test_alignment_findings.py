@@ -65,3 +65,15 @@ def test_the_api_filters_by_rule(client: Any, viewer: Any, broken: Any, make_fin
     assert [(f["id"], f["type"], f["rule"]) for f in listed] == [
         (broken.pk, "alignment", "refs.configmap")
     ]
+
+
+def test_the_score_counts_alignment_and_says_which_points_are_whose(
+    client: Any, viewer: Any, broken: Any, make_finding: Any
+) -> None:
+    make_finding(name="api", severity="critical")  # drift: 10 points; the alignment one 5
+    client.force_login(viewer)
+
+    page = client.get(reverse("home")).content.decode()
+
+    assert "Of 15 penalty points: 10 from drift, 5 from" in page
+    assert "refs.configmap" in page  # the rule, next to the object it costs points for

@@ -9,7 +9,15 @@ from typing import Any
 from django.db.models import Count
 
 from drift.engine.severity import LEVELS
-from drift.models import Cluster, DriftPolicy, Finding, FindingStatus, Lane, RollupScope
+from drift.models import (
+    Cluster,
+    DriftPolicy,
+    Finding,
+    FindingStatus,
+    FindingType,
+    Lane,
+    RollupScope,
+)
 from drift.services.analytics.scopes import objects_by_pair, objects_in_scope, scope_filter
 
 WEIGHTS = {"critical": 10, "high": 5, "medium": 2, "low": 1, "info": 0}
@@ -23,6 +31,12 @@ class Score:
     penalty: int
     by_severity: dict[str, int] = field(default_factory=dict)
     costs: list[dict[str, Any]] = field(default_factory=list)  # the breakdown, worst first
+    # The penalty's points from alignment findings; the rest is drift's (score() only).
+    alignment_penalty: int = 0
+
+    @property
+    def drift_penalty(self) -> int:
+        return self.penalty - self.alignment_penalty
 
     @staticmethod
     def points(severity: str) -> int:
@@ -67,11 +81,18 @@ def score(
         penalty,
         {level: counts.get(level, 0) for level in reversed(LEVELS)},
     )
+    # Alignment findings are few next to drift: counted apart, from the rule index.
+    aligned = findings.exclude(rule="").filter(type=FindingType.ALIGNMENT)
+    result.alignment_penalty = penalty_of(
+        dict(aligned.order_by().values_list("severity").annotate(n=Count("*")))
+    )
     worst = findings.select_related("cluster").order_by("-severity_rank", "-last_seen", "-pk")
     for finding in worst.page(0, breakdown):
         result.costs.append(
             {
                 "id": finding.pk,
+                "type": finding.type,
+                "rule": finding.rule,
                 "severity": finding.severity,
                 "kind": finding.kind,
                 "namespace": finding.namespace,
