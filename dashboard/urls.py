@@ -5,6 +5,7 @@ from django.urls import path
 
 from dashboard.views import (
     account,
+    alignment,
     clusters,
     configure_clusters,
     configure_lanes,
@@ -43,6 +44,7 @@ urlpatterns = [
     path("findings/export.csv", exports.findings_csv, name="findings-csv"),
     path("findings/actions", finding_actions.finding_actions, name="finding-actions"),
     path("findings/<int:pk>/", finding.finding_detail, name="finding"),
+    path("alignment/", alignment.alignment_rules, name="alignment"),
     path("findings/<int:pk>/ticket", finding.link_ticket, name="finding-ticket"),
     path("clusters/", clusters.cluster_list, name="clusters"),
     # Configuration: clusters and lanes

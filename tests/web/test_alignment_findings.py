@@ -77,3 +77,25 @@ def test_the_score_counts_alignment_and_says_which_points_are_whose(
 
     assert "Of 15 penalty points: 10 from drift, 5 from" in page
     assert "refs.configmap" in page  # the rule, next to the object it costs points for
+
+
+def test_the_alignment_page_lists_every_rule_failing_ones_first(
+    client: Any, viewer: Any, broken: Any, east: Any
+) -> None:
+    from drift.models import Lane
+
+    shop_lane = Lane.objects.create(name="controlled", namespaces=["shop"])
+    east.lanes.add(shop_lane)
+    client.force_login(viewer)
+
+    page = client.get(reverse("alignment")).content.decode()
+    other_lane = client.get(reverse("alignment"), {"lane": "fast"}).content.decode()
+
+    assert "1 of " in page and " rules failing" in page
+    first_row = page.index("<tbody>")
+    assert page.index("Pods name ConfigMaps that exist", first_row) < page.index(
+        "Services select workloads", first_row
+    )
+    assert "?type=alignment&amp;rule=refs.configmap" in page
+    assert f"{east.name} (1)" in page and "lanes: controlled (1)" in page
+    assert "0 of " in other_lane
