@@ -11,23 +11,29 @@ from collections.abc import Iterable
 from typing import Any
 
 from alignment import rules
+from drift.engine.policy import EnginePolicy
 from drift.models import Cluster, FindingType, Lane
 from drift.services import desired, evidence
 from drift.services.ledger import Observation
 
 
 def observe(
-    state: desired.DesiredState, live: evidence.LiveState, cluster: Cluster | None
+    state: desired.DesiredState,
+    live: evidence.LiveState,
+    cluster: Cluster | None,
+    policy: EnginePolicy,
 ) -> list[Observation]:
     """One observation per rule an object in the cluster breaks; only kinds the scan read
     completely count as known (a reference to another kind is neither kept nor refuted),
-    and the lane rules judge by the cluster's lanes."""
+    the lane rules judge by the cluster's lanes, and the policy's severity rules that name
+    alignment rules rank them."""
 
     def known(group: str, kind: str) -> bool:
         return (group, kind) in live.read
 
     lanes = lane_specs(cluster.lanes.all()) if cluster is not None and cluster.pk else ()
-    return [_observation(v, state) for v in rules.evaluate(live.objects, known, lanes)]
+    found = rules.evaluate(live.objects, known, lanes)
+    return [_observation(v, state, policy.alignment_level(v.key, v.rule)) for v in found]
 
 
 def lane_specs(lanes: Iterable[Lane]) -> tuple[rules.LaneSpec, ...]:
@@ -45,7 +51,9 @@ def lane_specs(lanes: Iterable[Lane]) -> tuple[rules.LaneSpec, ...]:
     )
 
 
-def _observation(violation: rules.Violation, state: desired.DesiredState) -> Observation:
+def _observation(
+    violation: rules.Violation, state: desired.DesiredState, level: str | None
+) -> Observation:
     declared = state.objects.get(violation.key)
     found: dict[str, Any] = {
         "paths": [e.path for e in violation.evidence[:1] if e.path],
@@ -56,7 +64,7 @@ def _observation(violation: rules.Violation, state: desired.DesiredState) -> Obs
         key=violation.key,
         api_version=violation.api_version,
         type=FindingType.ALIGNMENT,
-        severity=violation.severity,
+        severity=level or violation.severity,
         diff=found,
         source=declared.source if declared else "",
         rule=violation.rule,

@@ -78,14 +78,17 @@ class SeverityRule:
     selector: Selector
     paths: PatternSet | None  # None: any path, and whole objects (missing, unmanaged)
     level: str
+    # Alignment rule ids (globs): the rule ranks those alignment findings, and no drift.
+    rules: tuple[str, ...] | None = None
 
     @classmethod
     def of(cls, rule: dict[str, Any]) -> SeverityRule:
         paths = PatternSet.of(rule["paths"]) if rule.get("paths") else None
-        return cls(Selector.of(rule), paths, rule["level"])
+        rules = tuple(rule["rules"]) if rule.get("rules") else None
+        return cls(Selector.of(rule), paths, rule["level"], rules)
 
     def matches(self, key: ObjectKey, path: Path | None) -> bool:
-        if not self.selector.matches(key):
+        if self.rules is not None or not self.selector.matches(key):
             return False
         if self.paths is None:
             return True
@@ -209,6 +212,14 @@ class EnginePolicy:
                 found.add(split(text))
             self._ignore_cache[cache_key] = found
         return found
+
+    def alignment_level(self, key: ObjectKey, rule_id: str) -> str | None:
+        """The policy's level for an alignment finding, if one of its rules names it."""
+        for rule in self.severity_rules:
+            named = rule.rules is not None and any(fnmatchcase(rule_id, p) for p in rule.rules)
+            if named and rule.selector.matches(key):
+                return rule.level
+        return None
 
     def level(self, key: ObjectKey, path: Path | None, undeclared: bool = False) -> str:
         """First matching rule wins: the policy's own, then the defaults."""

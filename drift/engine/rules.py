@@ -50,7 +50,9 @@ def _pointers(value: Any, path: str, problems: list[Problem]) -> None:
             )
 
 
-def _rule_list(value: Any, path: str, extra: dict[str, Any]) -> list[Problem]:
+def _rule_list(
+    value: Any, path: str, extra: dict[str, Any], narrowing: tuple[str, ...] = ()
+) -> list[Problem]:
     problems: list[Problem] = []
     if not isinstance(value, list):
         return [Problem(path, "must be a list of rules")]
@@ -71,7 +73,7 @@ def _rule_list(value: Any, path: str, extra: dict[str, Any]) -> list[Problem]:
             _pointers(rule["paths"], f"{where}.paths", problems)
         for key, check in extra.items():
             problems.extend(check(rule.get(key), f"{where}.{key}"))
-        if not set(rule) & (set(SELECTOR_KEYS) | {"paths"}):
+        if not set(rule) & (set(SELECTOR_KEYS) | {"paths"} | set(narrowing)):
             problems.append(Problem(where, "matches everything; name kinds, names or paths"))
     return problems
 
@@ -88,8 +90,16 @@ def ignore_rules(value: Any, path: str = "ignore") -> list[Problem]:
 
 
 def severity_rules(value: Any, path: str = "severity") -> list[Problem]:
-    """Ordered rules mapping (kind, path pattern) to a level; the first match wins."""
-    return _rule_list(value, path, {"level": _level})
+    """Ordered rules mapping (kind, path pattern) to a level; the first match wins. A rule
+    naming `rules` (alignment rule ids, globs) ranks those alignment findings instead."""
+    return _rule_list(value, path, {"level": _level, "rules": _rule_ids}, ("rules",))
+
+
+def _rule_ids(value: Any, path: str) -> list[Problem]:
+    problems: list[Problem] = []
+    if value is not None:
+        string_list(value, path, problems)
+    return problems
 
 
 def approvals(value: Any, path: str = "approvals") -> list[Problem]:

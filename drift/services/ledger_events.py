@@ -73,6 +73,7 @@ def event_payload(finding: Finding) -> dict[str, Any]:
         "finding": {
             "id": finding.pk,
             "type": finding.type,
+            "rule": finding.rule,
             "severity": finding.severity,
             "status": finding.status,
             "cluster": finding.cluster.name,

@@ -254,7 +254,7 @@ def examine(
         observations += evidence.unmanaged(state, live, scope, rules, hasher)
     # Rooms built on detection evaluate what was read too (alignment's rules).
     for module in app_modules("scanning"):
-        observations += module.observe(state, live, cluster)
+        observations += module.observe(state, live, cluster, rules)
     return Examination(state, live, observations, total)
 
 

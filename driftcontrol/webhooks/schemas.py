@@ -57,6 +57,7 @@ FINDING = closed(
     {
         "id": ID,
         "type": {"enum": list(FINDING_TYPES)},
+        "rule": {**STRING, "description": "the alignment rule broken, or empty for drift"},
         "severity": {"enum": list(SEVERITIES)},
         "status": {"enum": list(FINDING_STATUSES)},
         "cluster": STRING,
@@ -73,7 +74,9 @@ FINDING = closed(
         "recurrence_of": {**nullable(ID), "description": "the earlier episode of this drift"},
         "ticket_id": {**STRING, "description": "the linked ticket, or empty"},
         "ticket_url": {**STRING, "description": "the linked ticket's URL, or empty"},
-    }
+    },
+    # Events queued before findings had rules carry none.
+    optional=("rule",),
 )
 
 REQUEST = closed(

@@ -139,3 +139,27 @@ def test_manifests_no_lane_claims_belong_to_the_default_lane() -> None:
         "lane.secret",
         "lane.service-account",
     ]
+
+
+def test_a_policy_ranks_alignment_findings_by_rule_and_no_drift_with_such_a_rule() -> None:
+    from drift.engine import rules as documents
+    from drift.engine.normalize import ObjectKey
+    from drift.engine.policy import EnginePolicy
+
+    severity = [
+        {"rules": ["lane.*"], "namespaces": ["dev-*"], "level": "low"},
+        {"rules": ["refs.subject"], "level": "high"},
+    ]
+    policy = EnginePolicy.from_documents(severity=severity)
+    dev = ObjectKey("apps", "Deployment", "dev-1", "preview")
+    shop = ObjectKey("apps", "Deployment", "shop", "web")
+
+    assert documents.severity_rules(severity) == []
+    assert [problem.path for problem in documents.severity_rules([{"rules": "lane.*"}])] == [
+        "severity[0].level",
+        "severity[0].rules",
+    ]
+    assert policy.alignment_level(dev, "lane.secret") == "low"
+    assert policy.alignment_level(shop, "lane.secret") is None  # the rule's own default
+    assert policy.alignment_level(shop, "refs.subject") == "high"
+    assert policy.level(dev, None) == policy.level(shop, None)  # drift: as without them

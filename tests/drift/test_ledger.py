@@ -111,6 +111,7 @@ def test_it_opens_a_finding_for_an_object_seen_drifting(
     assert payload["finding"] | {"first_seen": None, "last_seen": None} == {
         "id": finding.pk,
         "type": "modified",
+        "rule": "",
         "severity": "high",
         "status": "open",
         "cluster": "prod-eu",

@@ -115,3 +115,20 @@ def test_drift_scan_reports_alignment_findings_with_their_rule(
     assert aligned[0]["message"].endswith(
         f"names ConfigMap flags, which does not exist in namespace {kube_namespace}"
     )
+
+
+def test_the_policys_severity_rules_rank_alignment_findings(
+    devcluster, shop_repo, shop_policy, scanner_cluster, kube_namespace
+):
+    shop_policy.severity_rules = [{"rules": ["refs.*"], "level": "low"}]
+    shop_policy.save()
+    apply_shop(devcluster, shop_repo, kube_namespace)
+    patch = [{"op": "add", "path": ENV_FROM, "value": [{"configMapRef": {"name": "flags"}}]}]
+    devcluster.kubectl(
+        "patch", "-n", kube_namespace, "deployment", "web", "--type=json", "-p", json.dumps(patch)
+    )
+
+    scan(shop_policy, scanner_cluster)
+
+    alignment = findings(shop_policy)["Deployment", "web", FindingType.ALIGNMENT]
+    assert (alignment.rule, alignment.severity) == ("refs.configmap", "low")
