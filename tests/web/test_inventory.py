@@ -72,6 +72,19 @@ def test_lanes_show_their_clusters_and_drift(
     assert "<strong>fast</strong>" in text
     assert 'href="/clusters/east/">east</a>' in text
     assert 'href="/findings/?lane=fast&amp;status=open&amp;status=acknowledged">1 open</a>' in text
+    assert '<span class="muted">anything</span>' in text  # no allowance: not restricted
+
+
+def test_a_lane_shows_what_its_workloads_may_use(client: Any, viewer: Any, lane: Any) -> None:
+    lane.registries, lane.secrets = ["registry.example.com/dev/"], ["dev-*"]
+    lane.save()
+    client.force_login(viewer)
+
+    text = client.get(reverse("lanes")).content.decode()
+
+    assert 'images from <span class="mono">registry.example.com/dev/</span>' in text
+    assert 'Secrets <span class="mono">dev-*</span>' in text
+    assert 'href="/alignment/?lane=fast">alignment rules</a>' in text
 
 
 def test_policies_show_mode_last_scan_and_drift(
