@@ -37,16 +37,22 @@ def _matches(name: str, globs: tuple[str, ...]) -> bool:
     in it. Narrow the lanes' namespace globs until each namespace matches one.""",
 )
 def namespace(objects: Objects, reach: Reach) -> Iterator[Violation]:
+    # Reported on the namespace's first object the evaluation holds, not on the Namespace
+    # (which a scan does not read): a finding resolves only where its object was read.
+    first: dict[str, ObjectKey] = {}
+    for key in sorted(objects):
+        first.setdefault(key.namespace, key)
     for name in sorted(reach.namespaces - {""}):
         owners = [lane.name for lane in reach.lanes if lane.owns(name)]
         if len(owners) > 1:
-            key = ObjectKey("", "Namespace", "", name)
+            key = first[name]
+            claimed = ObjectKey("", "Namespace", "", name)
             yield Violation(
                 "lane.namespace",
                 key,
-                "v1",
-                f"namespace {name} is claimed by lanes {', '.join(owners)}",
-                (Evidence(key, "", f"lanes {', '.join(owners)}"),),
+                str(objects[key].get("apiVersion", "")),
+                f"namespace {name} (of {key}) is claimed by lanes {', '.join(owners)}",
+                (Evidence(claimed, "", f"lanes {', '.join(owners)}"),),
             )
 
 

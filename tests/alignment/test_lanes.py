@@ -123,9 +123,16 @@ def test_a_binding_never_grants_another_lanes_subjects() -> None:
 def test_a_namespace_two_lanes_claim_is_named() -> None:
     greedy = rules.LaneSpec("greedy", namespaces=("sho*",))
 
-    assert lane_findings(WEB, NEEDS, lanes=(*LANES, greedy)) == [
-        ("lane.namespace", "Namespace shop", "")
+    found = rules.evaluate(objects(WEB, NEEDS), rules.everything, (*LANES, greedy))
+
+    claimed = [v for v in found if v.rule == "lane.namespace"]
+    assert [(str(v.key), v.message) for v in claimed] == [
+        (
+            "ConfigMap shop/settings",  # the namespace's first object: a scan reads it
+            "namespace shop (of ConfigMap shop/settings) is claimed by lanes controlled, greedy",
+        )
     ]
+    assert str(claimed[0].evidence[0].key) == "Namespace shop"
 
 
 def test_manifests_no_lane_claims_belong_to_the_default_lane() -> None:
