@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, QuerySet
 
 from alignment import rules, scanning
-from drift.models import Cluster, Finding, FindingType
+from drift.models import Cluster, Finding, FindingStatus, FindingType
 
 RECENT = timedelta(days=7)
 
@@ -49,8 +49,9 @@ def rule_states(
     if cluster:
         aligned = aligned.filter(cluster__name=cluster)
     owners = _lane_owners()
+    # Counted as every page counts open drift: open and acknowledged (suppressed is accepted).
     grouped = (
-        aligned.open()
+        aligned.filter(status__in=[FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED])
         .order_by()
         .values_list("rule", "cluster__name", "namespace", "severity")
         .annotate(n=Count("*"))

@@ -99,3 +99,15 @@ def test_the_alignment_page_lists_every_rule_failing_ones_first(
     assert "?type=alignment&amp;rule=refs.configmap" in page
     assert f"{east.name} (1)" in page and "lanes: controlled (1)" in page
     assert "0 of " in other_lane
+
+
+def test_a_suppressed_violation_does_not_fail_its_rule(
+    client: Any, viewer: Any, broken: Any
+) -> None:
+    broken.status = "suppressed"
+    broken.save()
+    client.force_login(viewer)
+
+    page = client.get(reverse("alignment")).content.decode()
+
+    assert "0 of " in page
