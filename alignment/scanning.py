@@ -32,7 +32,8 @@ def observe(
         return (group, kind) in live.read
 
     lanes = lane_specs(cluster.lanes.all()) if cluster is not None and cluster.pk else ()
-    found = rules.evaluate(live.objects, known, lanes)
+    every_lane = lane_specs(Lane.objects.all()) if lanes else ()
+    found = rules.evaluate(live.objects, known, lanes, every_lane=every_lane)
     return [_observation(v, state, policy.alignment_level(v.key, v.rule)) for v in found]
 
 

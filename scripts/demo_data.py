@@ -104,12 +104,25 @@ def lanes_and_clusters() -> list[dict[str, Any]]:
                 "namespaces": [NAMESPACE],
                 "branches": ["main"],
                 "identities": ["system:serviceaccount:gitops:deployer"],
+                # What the shop's workloads may use (the alignment rules check it).
+                "secrets": ["shop-*"],
+                "registries": [
+                    "registry.example/",
+                    "gcr.io/google-samples/",
+                    "ghcr.io/stefanprodan/",
+                    "docker.io/library/",
+                ],
             },
         ),
         document(
             "Lane",
             "fast",
-            {"description": "automated, low risk", "namespaces": [NAMESPACE], "branches": ["main"]},
+            {
+                "description": "automated, low risk",
+                "namespaces": [NAMESPACE],
+                "branches": ["main"],
+                "secrets": ["dev-*"],
+            },
         ),
         document(
             "Cluster",
@@ -213,6 +226,23 @@ def live_edits() -> None:
         env={"KUBE_EDITOR": 'sed -i s/"8080"/"8081"/'},
     )
     kubectl("west", "label", "-n", NAMESPACE, "deployment/adservice", "owner=night-shift")
+    # Alignment: a reference that does not resolve, and the fast lane reading production's
+    # database password.
+    kubectl(
+        "east",
+        "patch",
+        "-n",
+        NAMESPACE,
+        "deployment",
+        "web",
+        "--type=json",
+        "-p",
+        '[{"op":"add","path":"/spec/template/spec/containers/0/envFrom",'
+        '"value":[{"configMapRef":{"name":"feature-flags"}}]}]',
+    )
+    kubectl(
+        "west", "set", "env", "-n", NAMESPACE, "deployment/currencyservice", "--from=secret/shop-db"
+    )
 
 
 def remediations() -> None:

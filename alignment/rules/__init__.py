@@ -27,10 +27,13 @@ def evaluate(
     known: Known = everything,
     lanes: tuple[LaneSpec, ...] = (),
     default_lane: LaneSpec | None = None,
+    every_lane: tuple[LaneSpec, ...] = (),
 ) -> list[Violation]:
     """Every violation of every rule, ordered by rule, then object. ``known`` says which
-    kinds the evaluation read completely; only namespaces it holds objects of count."""
-    reach = Reach.of(objects, known, lanes, default_lane)
+    kinds the evaluation read completely; only namespaces it holds objects of count.
+    ``lanes`` own the namespaces (the cluster's); ``every_lane`` owns Secrets, accounts
+    and identities too (all lanes; by default the same)."""
+    reach = Reach.of(objects, known, lanes, default_lane, every_lane)
     found = [v for rule in RULES.values() for v in rule.check(objects, reach)]
     return sorted(found, key=lambda v: (v.rule, v.key, v.evidence[0].path if v.evidence else ""))
 

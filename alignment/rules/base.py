@@ -47,6 +47,9 @@ class Reach:
     lanes: tuple[LaneSpec, ...] = ()
     # The lane of objects no lane's namespaces claim (`drift check --lane`).
     default_lane: LaneSpec | None = None
+    # Every lane there is (the cluster's own, `lanes`, decide whose namespaces are whose;
+    # any lane's Secrets, accounts and identities are that lane's on every cluster).
+    every_lane: tuple[LaneSpec, ...] = ()
 
     @classmethod
     def of(
@@ -55,8 +58,10 @@ class Reach:
         kinds: Known,
         lanes: tuple[LaneSpec, ...] = (),
         default_lane: LaneSpec | None = None,
+        every_lane: tuple[LaneSpec, ...] = (),
     ) -> Reach:
-        return cls(kinds, frozenset(key.namespace for key in objects), lanes, default_lane)
+        namespaces = frozenset(key.namespace for key in objects)
+        return cls(kinds, namespaces, lanes, default_lane, every_lane or lanes)
 
     def lanes_of(self, namespace: str) -> list[LaneSpec]:
         owners = [lane for lane in self.lanes if lane.owns(namespace)]

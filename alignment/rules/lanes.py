@@ -58,7 +58,8 @@ def namespace(objects: Objects, reach: Reach) -> Iterator[Violation]:
 
 def _other_owner(reach: Reach, lane: LaneSpec, name: str, field: str) -> LaneSpec | None:
     return next(
-        (o for o in reach.lanes if o.name != lane.name and _matches(name, getattr(o, field))), None
+        (o for o in reach.every_lane if o.name != lane.name and _matches(name, getattr(o, field))),
+        None,
     )
 
 
@@ -207,6 +208,6 @@ def _subject_lane(
 
 def _identity_lane(reach: Reach, lane: LaneSpec, identity: str) -> LaneSpec | None:
     return next(
-        (o for o in reach.lanes if o.name != lane.name and _matches(identity, o.identities)),
+        (o for o in reach.every_lane if o.name != lane.name and _matches(identity, o.identities)),
         None,
     )

@@ -170,3 +170,13 @@ def test_a_policy_ranks_alignment_findings_by_rule_and_no_drift_with_such_a_rule
     assert policy.alignment_level(shop, "lane.secret") is None  # the rule's own default
     assert policy.alignment_level(shop, "refs.subject") == "high"
     assert policy.level(dev, None) == policy.level(shop, None)  # drift: as without them
+
+
+def test_a_secret_of_a_lane_that_is_not_on_this_cluster_still_belongs_to_it() -> None:
+    crossing = WEB.replace("namespace: shop", "namespace: dev-1")  # fast's, reading db
+
+    found = rules.evaluate(objects(crossing), rules.everything, (FAST,), every_lane=LANES)
+
+    assert [v.message for v in found if v.rule == "lane.secret"][0] == (
+        "Deployment.apps dev-1/web in lane fast uses Secret db, which belongs to lane controlled"
+    )
