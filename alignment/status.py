@@ -20,7 +20,6 @@ RECENT = timedelta(days=7)
 class RuleState:
     rule: rules.Rule
     open: int = 0
-    by_severity: Counter[str] = field(default_factory=Counter)
     clusters: Counter[str] = field(default_factory=Counter)
     lanes: Counter[str] = field(default_factory=Counter)
     opened_recently: int = 0
@@ -53,7 +52,7 @@ def rule_states(
     grouped = (
         aligned.filter(status__in=[FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED])
         .order_by()
-        .values_list("rule", "cluster__name", "namespace", "severity")
+        .values_list("rule", "cluster__name", "namespace")
         .annotate(n=Count("*"))
     )
 
@@ -63,13 +62,12 @@ def rule_states(
     def keep(cluster_name: str, namespace: str) -> bool:
         return not lane or lane in lanes_of(cluster_name, namespace)
 
-    for rule_id, cluster_name, namespace, severity, n in grouped:
+    for rule_id, cluster_name, namespace, n in grouped:
         lanes = lanes_of(cluster_name, namespace)
-        if rule_id not in states or not keep(cluster_name, namespace):
+        if rule_id not in states or (lane and lane not in lanes):
             continue
         state = states[rule_id]
         state.open += n
-        state.by_severity[severity] += n
         state.clusters[cluster_name] += n
         for name in lanes:
             state.lanes[name] += n

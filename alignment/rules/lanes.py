@@ -70,10 +70,12 @@ def _allowance(
         lane = _lane(reach, key)
         if lane is None:
             continue
+        allowed = getattr(lane, field)
         for reference in _uses(key, obj, kind):
+            if allowed and _matches(reference.name, allowed):
+                continue  # the lane's own (another lane may list it too: then it is shared)
             other = _other_owner(reach, lane, reference.name, field)
-            allowed = getattr(lane, field)
-            if other is None and (not allowed or _matches(reference.name, allowed)):
+            if other is None and not allowed:
                 continue
             why = (
                 f"which belongs to lane {other.name}"

@@ -180,3 +180,11 @@ def test_a_secret_of_a_lane_that_is_not_on_this_cluster_still_belongs_to_it() ->
     assert [v.message for v in found if v.rule == "lane.secret"][0] == (
         "Deployment.apps dev-1/web in lane fast uses Secret db, which belongs to lane controlled"
     )
+
+
+def test_a_secret_two_lanes_list_is_shared_not_crossed() -> None:
+    shared = rules.LaneSpec("fast", namespaces=("dev-*",), secrets=("dev-*", "registry"))
+
+    found = rules.evaluate(objects(WEB, NEEDS), rules.everything, (shared, CONTROLLED))
+
+    assert [v for v in found if v.rule == "lane.secret"] == []
