@@ -1,5 +1,6 @@
-"""The alignment rules in a scan: evaluated on what the scan read from the cluster, each
-violation an `alignment` observation for the findings ledger, next to the drift.
+"""The alignment rules in a scan: evaluated on what the scan read from the cluster (live)
+and, separately, on what Git would deploy there (desired), each violation an `alignment`
+observation for the findings ledger, next to the drift.
 
 drift.services.scanning finds this module by name (driftcontrol.extensions), so detection
 does not import the rooms built on it.
@@ -7,34 +8,108 @@ does not import the rooms built on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
-from alignment import rules
+from django.utils import timezone
+
+from alignment import audit_feed, rules
+from drift import kube
+from drift.engine.normalize import ObjectKey
 from drift.engine.policy import EnginePolicy
 from drift.models import Cluster, FindingType, Lane
-from drift.services import desired, evidence
+from drift.services import desired
 from drift.services.ledger import Observation
+from drift.services.scanning import Reading
 
 
-def observe(
-    state: desired.DesiredState,
-    live: evidence.LiveState,
-    cluster: Cluster | None,
-    policy: EnginePolicy,
-) -> list[Observation]:
-    """One observation per rule an object in the cluster breaks; only kinds the scan read
-    completely count as known (a reference to another kind is neither kept nor refuted),
-    the lane rules judge by the cluster's lanes, and the policy's severity rules that name
-    alignment rules rank them."""
+def observe(reading: Reading) -> list[Observation]:
+    """One observation per rule an object breaks: on live state, then on desired state
+    where Git's version of an object breaks a rule the live one does not (yet)."""
+    live = reading.live
 
     def known(group: str, kind: str) -> bool:
         return (group, kind) in live.read
 
-    lanes = lane_specs(cluster.lanes.all()) if cluster is not None and cluster.pk else ()
-    every_lane = lane_specs(Lane.objects.all()) if lanes else ()
-    found = rules.evaluate(live.objects, known, lanes, every_lane=every_lane)
-    return [_observation(v, state, policy.alignment_level(v.key, v.rule)) for v in found]
+    lanes, every_lane = lanes_of(reading.cluster)
+    circumstances = circumstances_of(reading, live.objects)
+    found = rules.evaluate(
+        live.objects, known, lanes, every_lane=every_lane, circumstances=circumstances
+    )
+    observations = [_observation(v, reading.state, reading.rules) for v in found]
+    held = {(v.rule, v.key) for v in found}
+    for violation in _desired_violations(reading, known, lanes, every_lane):
+        if (violation.rule, violation.key) not in held:
+            observations.append(_observation(violation, reading.state, reading.rules, True))
+    return observations
+
+
+def lanes_of(
+    cluster: Cluster | None,
+) -> tuple[tuple[rules.LaneSpec, ...], tuple[rules.LaneSpec, ...]]:
+    """The cluster's lanes (whose namespaces are whose) and every lane (whose Secrets,
+    accounts and identities are whose)."""
+    if cluster is None or not cluster.pk:
+        return (), ()
+    lanes = lane_specs(cluster.lanes.all())
+    return lanes, (lane_specs(Lane.objects.all()) if lanes else ())
+
+
+def circumstances_of(
+    reading: Reading, objects: Mapping[ObjectKey, Mapping[str, Any]]
+) -> rules.Circumstances:
+    """What the rules know besides the objects: now, Git's head, the audit feed's writes."""
+    source = reading.policy.source
+    head = rules.GitHead(
+        reading.state.revision,
+        source.revision_since if source.last_revision == reading.state.revision else None,
+    )
+    cluster = reading.cluster
+    writes = (
+        audit_feed.writes(cluster, objects, _plurals(reading.discovery, objects))
+        if cluster is not None and cluster.pk
+        else {}
+    )
+    return rules.Circumstances(
+        now=timezone.now(),
+        head=head,
+        sync_grace=timedelta(seconds=reading.policy.sync_grace_seconds),
+        writes=writes,
+        trusted=audit_feed.trusted_identities(),
+        drifted=frozenset(o.key for o in reading.drift),
+    )
+
+
+def _plurals(
+    discovery: kube.Discovery, objects: Mapping[ObjectKey, Mapping[str, Any]]
+) -> Callable[[str, str], str | None]:
+    """How the API server names each kind read (audit events name resources)."""
+    names: dict[tuple[str, str], str] = {}
+    for key, obj in objects.items():
+        if (key.group, key.kind) not in names:
+            found = discovery.find(str(obj.get("apiVersion", "")), key.kind)
+            if found is not None:
+                names[key.group, key.kind] = found.plural
+    return lambda group, kind: names.get((group, kind))
+
+
+def _desired_violations(
+    reading: Reading,
+    known: rules.Known,
+    lanes: tuple[rules.LaneSpec, ...],
+    every_lane: tuple[rules.LaneSpec, ...],
+) -> list[rules.Violation]:
+    """The rules on what the cluster would hold once Git's objects are applied: Git's
+    versions over the live objects (what Git does not manage stays as it is). Only Git's
+    objects are judged; rules that need writes or the head judge what runs, not this."""
+    declared = reading.state.objects
+    if not declared:
+        return []
+    after: dict[ObjectKey, Mapping[str, Any]] = dict(reading.live.objects)
+    after.update({key: obj.manifest for key, obj in declared.items()})
+    found = rules.evaluate(after, known, lanes, every_lane=every_lane)
+    return [v for v in found if v.key in declared]
 
 
 def lane_specs(lanes: Iterable[Lane]) -> tuple[rules.LaneSpec, ...]:
@@ -47,26 +122,33 @@ def lane_specs(lanes: Iterable[Lane]) -> tuple[rules.LaneSpec, ...]:
             tuple(lane.registries),
             tuple(lane.service_accounts),
             tuple(lane.secrets),
+            dict(lane.requires or {}),
         )
         for lane in lanes
     )
 
 
 def _observation(
-    violation: rules.Violation, state: desired.DesiredState, level: str | None
+    violation: rules.Violation,
+    state: desired.DesiredState,
+    policy: EnginePolicy,
+    in_git: bool = False,
 ) -> Observation:
     declared = state.objects.get(violation.key)
+    message = f"Git declares it: {violation.message}" if in_git else violation.message
     found: dict[str, Any] = {
         "paths": [e.path for e in violation.evidence[:1] if e.path],
-        "message": violation.message,
+        "message": message,
         "evidence": [e.as_dict() for e in violation.evidence],
+        "state": "desired" if in_git else "live",
     }
     return Observation(
         key=violation.key,
         api_version=violation.api_version,
         type=FindingType.ALIGNMENT,
-        severity=level or violation.severity,
+        severity=policy.alignment_level(violation.key, violation.rule) or violation.severity,
         diff=found,
         source=declared.source if declared else "",
         rule=violation.rule,
+        in_git=in_git,
     )

@@ -3,8 +3,9 @@
 An installed app contributes by convention: verbs to the `drift` command line in
 `<app>/cli.py` (``COMMANDS``), resources to the REST API in `<app>/api/routes.py`
 (``VIEWSETS`` and ``VIEWS``), and findings to each scan in `<app>/scanning.py`
-(``observe(state, live)``: alignment's rules). The core finds them by name, the way Django finds
-`admin.py`, so the dependency arrows keep pointing from the apps to the core.
+(``observe(reading)``, a drift.services.scanning.Reading: alignment's rules). The core
+finds them by name, the way Django finds `admin.py`, so the dependency arrows keep
+pointing from the apps to the core.
 """
 
 from __future__ import annotations

@@ -6,18 +6,24 @@ on import (alignment.rules.base.rule).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 # Importing a rule module registers its rules.
 from alignment.rules import lanes as _lane_rules  # noqa: F401
 from alignment.rules import references as _reference_rules  # noqa: F401
 from alignment.rules.base import (
+    NOTHING_MORE,
     RULES,
+    Circumstances,
     Evidence,
+    GitHead,
     Known,
     LaneSpec,
     Objects,
     Reach,
     Rule,
     Violation,
+    Write,
     everything,
 )
 
@@ -28,25 +34,32 @@ def evaluate(
     lanes: tuple[LaneSpec, ...] = (),
     default_lane: LaneSpec | None = None,
     every_lane: tuple[LaneSpec, ...] = (),
+    circumstances: Circumstances = NOTHING_MORE,
+    only: Callable[[Rule], bool] = lambda rule: True,
 ) -> list[Violation]:
     """Every violation of every rule, ordered by rule, then object. ``known`` says which
     kinds the evaluation read completely; only namespaces it holds objects of count.
     ``lanes`` own the namespaces (the cluster's); ``every_lane`` owns Secrets, accounts
-    and identities too (all lanes; by default the same)."""
-    reach = Reach.of(objects, known, lanes, default_lane, every_lane)
-    found = [v for rule in RULES.values() for v in rule.check(objects, reach)]
+    and identities too (all lanes; by default the same). ``only`` picks the rules to run
+    (the watcher runs the local ones)."""
+    reach = Reach.of(objects, known, lanes, default_lane, every_lane, circumstances)
+    found = [v for rule in RULES.values() if only(rule) for v in rule.check(objects, reach)]
     return sorted(found, key=lambda v: (v.rule, v.key, v.evidence[0].path if v.evidence else ""))
 
 
 __all__ = [
+    "NOTHING_MORE",
     "RULES",
+    "Circumstances",
     "Evidence",
+    "GitHead",
     "Known",
     "LaneSpec",
     "Objects",
     "Reach",
     "Rule",
     "Violation",
+    "Write",
     "evaluate",
     "everything",
 ]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
+from types import MappingProxyType
 from typing import Any
 
 from drift.engine.normalize import ObjectKey
@@ -31,9 +33,55 @@ class LaneSpec:
     registries: tuple[str, ...] = ()
     service_accounts: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    # The guardrails its namespaces must carry: the Lane document's `requires` mapping
+    # (alignment.rules.requires reads it); empty requires nothing.
+    requires: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def owns(self, namespace: str) -> bool:
         return any(fnmatchcase(namespace, glob) for glob in self.namespaces)
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One write to an object as the API server's audit feed recorded it (or, without a
+    feed, as its managedFields show it: then only the field manager is known)."""
+
+    user: str  # the authenticated user; with source "managedFields", the field manager
+    verb: str  # create, update, patch, delete
+    at: datetime
+    groups: tuple[str, ...] = ()
+    user_agent: str = ""
+    subresource: str = ""  # scale, status...
+    source: str = "audit"  # or "managedFields"
+    audit_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GitHead:
+    """The revision Git's head resolves to, and since when it has."""
+
+    revision: str
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Circumstances:
+    """What an evaluation knows besides the objects: the time, Git's head and how long
+    clusters may lag it, the writes recorded per object, the identities trusted to write
+    anywhere (controllers, DriftControl itself), and which objects the diff found drifted.
+    Rules that need one of these and do not have it stay silent."""
+
+    now: datetime | None = None
+    head: GitHead | None = None
+    sync_grace: timedelta = timedelta(minutes=10)
+    writes: Mapping[ObjectKey, tuple[Write, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    trusted: tuple[str, ...] = ()
+    drifted: frozenset[ObjectKey] = frozenset()
+
+
+NOTHING_MORE = Circumstances()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +98,7 @@ class Reach:
     # Every lane there is (the cluster's own, `lanes`, decide whose namespaces are whose;
     # any lane's Secrets, accounts and identities are that lane's on every cluster).
     every_lane: tuple[LaneSpec, ...] = ()
+    circumstances: Circumstances = NOTHING_MORE
 
     @classmethod
     def of(
@@ -59,9 +108,10 @@ class Reach:
         lanes: tuple[LaneSpec, ...] = (),
         default_lane: LaneSpec | None = None,
         every_lane: tuple[LaneSpec, ...] = (),
+        circumstances: Circumstances = NOTHING_MORE,
     ) -> Reach:
         namespaces = frozenset(key.namespace for key in objects)
-        return cls(kinds, namespaces, lanes, default_lane, every_lane or lanes)
+        return cls(kinds, namespaces, lanes, default_lane, every_lane or lanes, circumstances)
 
     def lanes_of(self, namespace: str) -> list[LaneSpec]:
         owners = [lane for lane in self.lanes if lane.owns(namespace)]
@@ -113,13 +163,16 @@ class Rule:
     title: str
     runbook: str
     check: Callable[[Objects, Reach], Iterable[Violation]] = field(repr=False)
+    # Judges each object alone (no other object needed): the watcher can evaluate it on
+    # one event, and resolve its findings for that object.
+    local: bool = False
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(
-    rule_id: str, severity: str, title: str, runbook: str
+    rule_id: str, severity: str, title: str, runbook: str, local: bool = False
 ) -> Callable[[Callable[[Objects, Reach], Iterable[Violation]]], Callable[..., Any]]:
     """Register a rule's check under its stable id."""
 
@@ -128,7 +181,7 @@ def rule(
     ) -> Callable[[Objects, Reach], Iterable[Violation]]:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id} is registered twice")
-        RULES[rule_id] = Rule(rule_id, severity, title, " ".join(runbook.split()), check)
+        RULES[rule_id] = Rule(rule_id, severity, title, " ".join(runbook.split()), check, local)
         return check
 
     return register

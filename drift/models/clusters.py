@@ -38,6 +38,9 @@ class Lane(models.Model):
     secrets = models.JSONField(
         default=list, blank=True, help_text="Secret name globs its workloads may use"
     )
+    # The guardrails its namespaces must carry (alignment's `policy.*` rules); see
+    # alignment.rules.requires for the keys. Empty: nothing required.
+    requires = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -71,6 +74,9 @@ class Cluster(models.Model):
     last_contact_at = models.DateTimeField(null=True, blank=True)
     server_version = models.CharField(max_length=64, blank=True)
     last_error = models.TextField(blank=True)
+    # SHA-256 of the bearer token its API server's audit webhook presents to
+    # /hooks/audit/<cluster>; empty: no audit feed accepted.
+    audit_token_digest = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

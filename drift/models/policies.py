@@ -48,6 +48,8 @@ class DriftPolicy(models.Model):
         default=dict, blank=True, help_text="label selector for objects in scope"
     )
     interval_seconds = models.PositiveIntegerField(default=120, validators=[MinValueValidator(10)])
+    # How long live objects may come from an older revision than Git's head (sync.lagging).
+    sync_grace_seconds = models.PositiveIntegerField(default=600)
     mode = models.CharField(max_length=16, choices=PolicyMode, default=PolicyMode.DETECT_ONLY)
     detect_unmanaged = models.BooleanField(default=False)
     undeclared_fields = models.CharField(

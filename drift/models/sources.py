@@ -16,6 +16,8 @@ class GitSource(models.Model):
         max_length=500, blank=True, help_text="sub-directory holding the manifests"
     )
     last_revision = models.CharField(max_length=64, blank=True)
+    # When last_revision first became the head: how long clusters may lag behind it.
+    revision_since = models.DateTimeField(null=True, blank=True)
     last_fetched_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     hook_secret = SealedTextField(help_text="shared secret of the push hook, encrypted")

@@ -92,11 +92,14 @@ class Observation:
     # as such; Secret values are hashed in the snapshot).
     live: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     rule: str = ""  # the alignment rule broken (type alignment)
+    # Git's version breaks the rule, not (yet) the live one: a finding of its own.
+    in_git: bool = False
 
     def fingerprint(self, cluster: Cluster) -> str:
         key = self.key
+        rule = f"{self.rule}@git" if self.in_git else self.rule
         return fingerprint(
-            cluster.pk, key.group, key.kind, key.namespace, key.name, self.type, self.rule
+            cluster.pk, key.group, key.kind, key.namespace, key.name, self.type, rule
         )
 
 

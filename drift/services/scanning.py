@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from drift import git, kube
@@ -195,6 +195,21 @@ class Progress(Protocol):
     def __call__(self, done: int, total: int, force: bool = False) -> None: ...
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What one scan read and found, for the rooms that evaluate it too: each room's
+    `scanning.observe(reading)` returns its own observations (driftcontrol.extensions)."""
+
+    policy: DriftPolicy
+    cluster: Cluster | None
+    state: desired.DesiredState
+    live: evidence.LiveState
+    rules: EnginePolicy
+    connection: kube.Kube
+    discovery: kube.Discovery
+    drift: list[ledger.Observation]  # what the diff found
+
+
 @dataclass
 class Examination:
     """What comparing a policy's desired state with one cluster found: nothing written yet."""
@@ -253,9 +268,11 @@ def examine(
     if policy.detect_unmanaged and state.complete:
         observations += evidence.unmanaged(state, live, scope, rules, hasher)
     # Rooms built on detection evaluate what was read too (alignment's rules).
+    reading = Reading(policy, cluster, state, live, rules, connection, discovery, observations)
+    alike: list[ledger.Observation] = []
     for module in app_modules("scanning"):
-        observations += module.observe(state, live, cluster, rules)
-    return Examination(state, live, observations, total)
+        alike += module.observe(reading)
+    return Examination(state, live, observations + alike, total)
 
 
 def read_live(
@@ -324,8 +341,13 @@ def _read_source(source: GitSource) -> desired.Revision:
     except git.GitError as error:
         GitSource.objects.filter(pk=source.pk).update(last_error=str(error)[:2000])
         raise
+    now = timezone.now()
+    # The head's age is how long clusters have had to catch up with it (sync.lagging).
+    GitSource.objects.filter(pk=source.pk).filter(
+        ~Q(last_revision=revision.sha) | Q(revision_since__isnull=True)
+    ).update(revision_since=now)
     GitSource.objects.filter(pk=source.pk).update(
-        last_revision=revision.sha, last_fetched_at=timezone.now(), last_error=""
+        last_revision=revision.sha, last_fetched_at=now, last_error=""
     )
     return revision
 

@@ -1,0 +1,225 @@
+"""The API servers' audit feed: who wrote which object, as the API server itself saw it.
+
+A cluster's kube-apiserver posts `audit.k8s.io/v1` EventLists to /hooks/audit/<cluster>
+(its `--audit-webhook-config-file` names the URL and the bearer token). Only completed,
+successful writes to objects are kept, once each (by audit ID); reads, failures,
+dry runs, status updates and the control plane's own bookkeeping are dropped on arrival.
+Attribution and the `lane.deployer` rule read them back per object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from alignment.models import KubeWrite
+from alignment.rules import Write
+from drift.engine.normalize import ObjectKey
+from drift.models import Cluster
+from driftcontrol.exceptions import DomainError, NotAllowed
+
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete"})
+# Bookkeeping nobody deploys: kept out of the table, whoever writes it.
+NOT_DEPLOYED = frozenset(
+    {
+        "events",
+        "leases",
+        "tokenreviews",
+        "subjectaccessreviews",
+        "selfsubjectaccessreviews",
+        "localsubjectaccessreviews",
+        "selfsubjectrulesreviews",
+        "endpoints",
+        "endpointslices",
+        "serviceaccounts/token",
+    }
+)
+# The control plane's own identities: they write everywhere, as Kubernetes intends.
+CONTROL_PLANE = (
+    "system:kube-controller-manager",
+    "system:kube-scheduler",
+    "system:apiserver",
+    "system:node:*",
+    "system:serviceaccount:kube-system:*",
+)
+# Writes kept per object for the rules and attribution: the latest ones.
+PER_OBJECT = 20
+
+
+class BadBatch(DomainError):
+    """An audit batch (or token) that cannot be taken: nothing of it is stored."""
+
+
+@dataclass(frozen=True)
+class Ingested:
+    received: int  # events in the batch
+    kept: int  # new writes stored (a redelivered batch keeps none)
+
+
+def issue_token(cluster: Cluster) -> str:
+    """A new bearer token for the cluster's audit webhook; only its digest is stored."""
+    token = secrets.token_urlsafe(32)
+    adopt_token(cluster, token)
+    return token
+
+
+def adopt_token(cluster: Cluster, token: str) -> None:
+    """Accept a token the API server already presents (a devcluster's, say)."""
+    token = token.strip()
+    if len(token) < 16:
+        raise BadBatch("the audit feed token is shorter than 16 characters")
+    cluster.audit_token_digest = _digest(token)
+    cluster.save(update_fields=["audit_token_digest", "updated_at"])
+
+
+def authenticate(cluster_name: str, authorization: str | None) -> Cluster:
+    """The cluster whose audit webhook presents this `Authorization: Bearer` header.
+    Every refusal reads the same, so the hook does not say which cluster names exist."""
+    refusal = NotAllowed("the audit feed token is missing or not this cluster's")
+    scheme, _, token = (authorization or "").partition(" ")
+    cluster = Cluster.objects.filter(name=cluster_name).first()
+    if cluster is None or not cluster.audit_token_digest or scheme.lower() != "bearer":
+        raise refusal
+    if not hmac.compare_digest(cluster.audit_token_digest, _digest(token.strip())):
+        raise refusal
+    return cluster
+
+
+def ingest(cluster: Cluster, body: bytes) -> Ingested:
+    """Store the batch's writes to objects; an event seen before is skipped."""
+    try:
+        batch = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadBatch(f"the audit batch is not JSON: {error}") from error
+    if not isinstance(batch, dict) or batch.get("kind") != "EventList":
+        raise BadBatch("the audit batch is not an audit.k8s.io EventList")
+    items = batch.get("items")
+    if not isinstance(items, list):
+        raise BadBatch("the audit batch has no items list")
+    rows = {
+        row.audit_id: row
+        for index, event in enumerate(items)
+        if (row := _write(cluster, event, index)) is not None
+    }
+    seen = KubeWrite.objects.filter(cluster=cluster, audit_id__in=list(rows))
+    for audit_id in seen.values_list("audit_id", flat=True):
+        del rows[audit_id]
+    # A concurrent delivery of the same batch may still win the race: it keeps them.
+    KubeWrite.objects.bulk_create(rows.values(), ignore_conflicts=True)
+    return Ingested(len(items), len(rows))
+
+
+def _write(cluster: Cluster, event: Any, index: int) -> KubeWrite | None:
+    if not isinstance(event, dict):
+        raise BadBatch(f"audit event {index} is not an object")
+    ref = event.get("objectRef") or {}
+    user = event.get("user") or {}
+    verb = str(event.get("verb", ""))
+    resource = str(ref.get("resource", ""))
+    subresource = str(ref.get("subresource", ""))
+    code = (event.get("responseStatus") or {}).get("code")
+    if (
+        event.get("stage") != "ResponseComplete"
+        or verb not in WRITE_VERBS
+        or not ref.get("name")
+        or "dryRun=" in str(event.get("requestURI", ""))
+        or (isinstance(code, int) and code >= 400)
+        or subresource == "status"
+        or resource in NOT_DEPLOYED
+        or f"{resource}/{subresource}" in NOT_DEPLOYED
+        or _matches(str(user.get("username", "")), CONTROL_PLANE)
+    ):
+        return None
+    at = parse_datetime(str(event.get("requestReceivedTimestamp", "")))
+    audit_id = str(event.get("auditID", ""))
+    if at is None or not audit_id or not user.get("username"):
+        raise BadBatch(f"audit event {index} lacks its auditID, user or timestamp")
+    return KubeWrite(
+        cluster=cluster,
+        audit_id=audit_id[:64],
+        verb=verb,
+        user=str(user["username"])[:253],
+        groups=[str(g) for g in user.get("groups") or []][:32],
+        user_agent=str(event.get("userAgent", ""))[:300],
+        api_group=str(ref.get("apiGroup", ""))[:253],
+        api_version=str(ref.get("apiVersion", ""))[:64],
+        resource=resource[:253],
+        subresource=subresource[:64],
+        namespace=str(ref.get("namespace", ""))[:253],
+        name=str(ref["name"])[:253],
+        code=code if isinstance(code, int) else None,
+        at=at,
+    )
+
+
+def writes(
+    cluster: Cluster,
+    keys: Iterable[ObjectKey],
+    plural_of: Callable[[str, str], str | None],
+) -> dict[ObjectKey, tuple[Write, ...]]:
+    """The latest recorded writes to each object, oldest first (empty for an object the
+    feed has nothing on). ``plural_of(group, kind)`` names the resource as audited."""
+    wanted: dict[tuple[str, str, str, str], ObjectKey] = {}
+    for key in keys:
+        plural = plural_of(key.group, key.kind)
+        if plural:
+            wanted[key.group, plural, key.namespace, key.name] = key
+    if not wanted or not cluster.audit_token_digest:
+        return {}
+    since = timezone.now() - timedelta(days=settings.KUBE_WRITES_RETENTION_DAYS)
+    names = {name for (_, _, _, name) in wanted}
+    found: dict[ObjectKey, list[Write]] = {}
+    rows = KubeWrite.objects.filter(cluster=cluster, at__gte=since).filter(
+        Q(name__in=names) if len(names) <= 1000 else Q()
+    )
+    for row in rows.order_by("at", "id").iterator():
+        owner = wanted.get((row.api_group, row.resource, row.namespace, row.name))
+        if owner is not None:
+            found.setdefault(owner, []).append(as_write(row))
+    return {key: tuple(found_writes[-PER_OBJECT:]) for key, found_writes in found.items()}
+
+
+def as_write(row: KubeWrite) -> Write:
+    return Write(
+        user=row.user,
+        verb=row.verb,
+        at=row.at,
+        groups=tuple(row.groups or ()),
+        user_agent=row.user_agent,
+        subresource=row.subresource,
+        source="audit",
+        audit_id=row.audit_id,
+    )
+
+
+def trusted_identities() -> tuple[str, ...]:
+    """Who may write any lane's objects: the control plane and the identities the
+    settings trust (DriftControl's own, when it remediates)."""
+    return CONTROL_PLANE + tuple(settings.ALIGNMENT_TRUSTED_WRITERS)
+
+
+def prune(now: datetime | None = None) -> int:
+    """Forget writes older than the retention; returns how many went."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.KUBE_WRITES_RETENTION_DAYS)
+    deleted, _ = KubeWrite.objects.filter(at__lt=cutoff).delete()
+    return deleted
+
+
+def _matches(name: str, globs: Iterable[str]) -> bool:
+    return any(fnmatchcase(name, glob) for glob in globs)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
