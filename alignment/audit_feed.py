@@ -20,6 +20,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -28,6 +29,8 @@ from alignment.models import KubeWrite
 from alignment.rules import Write
 from drift.engine.normalize import ObjectKey
 from drift.models import Cluster
+from driftcontrol import audit
+from driftcontrol.audit import Actor
 from driftcontrol.exceptions import DomainError, NotAllowed
 
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete"})
@@ -68,20 +71,38 @@ class Ingested:
     kept: int  # new writes stored (a redelivered batch keeps none)
 
 
-def issue_token(cluster: Cluster) -> str:
-    """A new bearer token for the cluster's audit webhook; only its digest is stored."""
+def issue_token(cluster: Cluster, actor: Actor) -> str:
+    """A new bearer token for the cluster's audit webhook; only its digest is stored, and
+    the previous token stops working."""
     token = secrets.token_urlsafe(32)
-    adopt_token(cluster, token)
+    adopt_token(cluster, token, actor)
     return token
 
 
-def adopt_token(cluster: Cluster, token: str) -> None:
+def adopt_token(cluster: Cluster, token: str, actor: Actor) -> None:
     """Accept a token the API server already presents (a devcluster's, say)."""
     token = token.strip()
-    if len(token) < 16:
-        raise BadBatch("the audit feed token is shorter than 16 characters")
-    cluster.audit_token_digest = _digest(token)
-    cluster.save(update_fields=["audit_token_digest", "updated_at"])
+    if len(token) < 16 or not token.isascii() or any(c.isspace() for c in token):
+        raise BadBatch("an audit feed token is at least 16 printable characters, no spaces")
+    with transaction.atomic():
+        locked = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        if hmac.compare_digest(locked.audit_token_digest, _digest(token)):
+            return  # the same token again: nothing changes
+        locked.audit_token_digest = _digest(token)
+        locked.save(update_fields=["audit_token_digest", "updated_at"])
+        audit.record(actor, "cluster.audit_feed_token", locked, {"cluster": locked.name})
+    cluster.audit_token_digest = locked.audit_token_digest
+
+
+def webhook_kubeconfig(cluster: Cluster, token: str, base_url: str) -> str:
+    """The file kube-apiserver's --audit-webhook-config-file names, for this cluster."""
+    url = f"{base_url.rstrip('/')}/hooks/audit/{cluster.name}"
+    return (
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: driftcontrol\n  cluster:\n"
+        f"    server: {url}\nusers:\n- name: kube-apiserver\n  user:\n    token: {token}\n"
+        "contexts:\n- name: audit\n  context:\n    cluster: driftcontrol\n"
+        "    user: kube-apiserver\ncurrent-context: audit\n"
+    )
 
 
 def authenticate(cluster_name: str, authorization: str | None) -> Cluster:
@@ -189,6 +210,30 @@ def writes(
         if owner is not None:
             found.setdefault(owner, []).append(as_write(row))
     return {key: tuple(found_writes[-PER_OBJECT:]) for key, found_writes in found.items()}
+
+
+def guess_plural(kind: str) -> str:
+    """The resource name Kubernetes derives from a kind (its own guess, which CRDs and
+    almost every built-in kind follow), when discovery is not at hand."""
+    lower = kind.lower()
+    if lower.endswith("s"):
+        return lower + "es"
+    if lower.endswith("y"):
+        return lower[:-1] + "ies"
+    return lower + "s"
+
+
+def recorded(cluster: Cluster, group: str, kind: str, namespace: str, name: str) -> list[KubeWrite]:
+    """The latest writes to one object the feed recorded, newest first (finding pages)."""
+    return list(
+        KubeWrite.objects.filter(
+            cluster=cluster,
+            api_group=group,
+            resource=guess_plural(kind),
+            namespace=namespace,
+            name=name,
+        ).order_by("-at", "-id")[:PER_OBJECT]
+    )
 
 
 def as_write(row: KubeWrite) -> Write:

@@ -1,4 +1,5 @@
-"""`manage.py drift check`: the alignment rules on a directory of manifests, for CI."""
+"""`manage.py drift check`: the alignment rules on a directory of manifests, for CI; and
+`manage.py drift audit-feed`: the token a cluster's audit webhook presents."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import json
 from argparse import ArgumentParser, Namespace
 from pathlib import Path
 
+from django.conf import settings
+
+from alignment import audit_feed
 from alignment.checking import UnknownLane, check_directory
+from drift.models import Cluster
 from driftcontrol.cli.base import Command, Console
 
 # Exit codes a pipeline can act on.
@@ -52,11 +57,52 @@ def check(options: Namespace, console: Console) -> int:
     return VIOLATIONS if checked.violations and options.exit_code else CLEAN
 
 
+def _feed_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("cluster", help="the cluster whose API server sends the feed")
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        help="accept the token in this file (the API server has one already); without it, "
+        "a new token is issued and the webhook kubeconfig printed",
+    )
+    parser.add_argument(
+        "--url", help="DriftControl's address as the API server reaches it (DRIFTCONTROL_BASE_URL)"
+    )
+
+
+def audit_feed_token(options: Namespace, console: Console) -> int:
+    cluster = Cluster.objects.filter(name=options.cluster).first()
+    if cluster is None:
+        console.warn(f"no cluster named {options.cluster!r}")
+        return ERROR
+    try:
+        if options.token_file is not None:
+            audit_feed.adopt_token(cluster, options.token_file.read_text(), "system:cli")
+            console.success(f"cluster {cluster.name}: its audit feed token is accepted")
+            return CLEAN
+        token = audit_feed.issue_token(cluster, "system:cli")
+    except (OSError, audit_feed.BadBatch) as error:
+        console.warn(str(error))
+        return ERROR
+    console.warn(
+        f"cluster {cluster.name}: new audit feed token (the previous one no longer works). "
+        "Save this as the API server's --audit-webhook-config-file:"
+    )
+    console.print(audit_feed.webhook_kubeconfig(cluster, token, options.url or settings.BASE_URL))
+    return CLEAN
+
+
 COMMANDS = [
     Command(
         "check",
         "Check manifests against the alignment rules before they merge (offline)",
         check,
         _arguments,
-    )
+    ),
+    Command(
+        "audit-feed",
+        "Issue (or accept) the token a cluster's API server audit webhook presents",
+        audit_feed_token,
+        _feed_arguments,
+    ),
 ]

@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("driftcontrol.api.urls")),
     path("", include("drift.urls")),
+    path("", include("alignment.urls")),
     path("", include("dashboard.urls")),
 ]
 

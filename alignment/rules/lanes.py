@@ -111,6 +111,7 @@ def _uses(key: ObjectKey, obj: Mapping[str, Any], kind: str) -> Iterator[pods.Re
     the line between lanes: the fast lane must not hold the controlled lane's credentials.
     Give the lane its own Secret, or change the lane's `secrets` globs if this one is
     meant to be shared.""",
+    local=True,
 )
 def secret(objects: Objects, reach: Reach) -> Iterator[Violation]:
     return _allowance(objects, reach, "lane.secret", "Secret", "secrets")
@@ -122,6 +123,7 @@ def secret(objects: Objects, reach: Reach) -> Iterator[Violation]:
     "Workloads run as their own lane's service accounts",
     """A workload running as a service account outside its lane's `serviceAccounts` holds
     permissions granted for someone else. Run it as one of the lane's accounts.""",
+    local=True,
 )
 def service_account(objects: Objects, reach: Reach) -> Iterator[Violation]:
     return _allowance(objects, reach, "lane.service-account", "ServiceAccount", "service_accounts")
@@ -144,6 +146,7 @@ def image_reference(image: str) -> str:
     """An image pulled from a registry outside the lane's `registries` skips the lane's
     supply chain (its scanning, signing and promotion). Push the image to one of the
     lane's registries and deploy it from there.""",
+    local=True,
 )
 def registry(objects: Objects, reach: Reach) -> Iterator[Violation]:
     for key, obj in objects.items():
@@ -173,6 +176,7 @@ def registry(objects: Objects, reach: Reach) -> Iterator[Violation]:
     "Bindings grant only their own lane's subjects",
     """A RoleBinding in one lane's namespace that grants a subject of another lane lets
     that lane change this one's objects. Remove the subject; grant it in its own lane.""",
+    local=True,
 )
 def binding(objects: Objects, reach: Reach) -> Iterator[Violation]:
     for key, obj in objects.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
+from alignment import audit_feed
 from alignment.rules import RULES
 from dashboard.forms.drift import TicketForm, suppression_bounds
 from dashboard.views import diffs, present
@@ -109,6 +111,13 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "fields": diffs.of_finding(finding),
         "patch": json.dumps((finding.diff or {}).get("patch", []), indent=2),
         "attribution": _managers(finding.attribution or []),
+        # The users behind the changes, as the cluster's API server audited them.
+        "writes": audit_feed.recorded(
+            finding.cluster, finding.api_group, finding.kind, finding.namespace, finding.name
+        )
+        if finding.cluster.audit_token_digest
+        else None,
+        "retention_days": settings.KUBE_WRITES_RETENTION_DAYS,
         "detected_after": present.duration(finding.first_seen - finding.drift_started_at)
         if finding.drift_started_at
         else None,

@@ -135,18 +135,24 @@ def record(
     actor: str = "system:scanner",
     resolve_scope: Iterable[ObjectKey] | None = None,
     reason: str = "no longer seen",
+    judged_rules: Iterable[str] | None = None,
 ) -> Outcome:
     """Upsert what was observed; resolve this policy's open findings that `known` vouches for.
 
     ``resolve_scope`` narrows resolution to some objects (a watch event names one);
-    ``reason`` says why they resolved (a remediation credits itself).
+    ``reason`` says why they resolved (a remediation credits itself); ``judged_rules``
+    says the observations are those alignment rules' verdict on the scoped objects'
+    live state, and nothing else (the watcher's): only their findings may resolve.
     Retries once when a concurrent writer opened the same finding first.
     """
     observed = list(observations)
+    judged = frozenset(judged_rules) if judged_rules is not None else None
     for attempt in (1, 2, 3):
         try:
             with transaction.atomic():
-                return _record(policy, cluster, observed, known, scan, actor, resolve_scope, reason)
+                return _record(
+                    policy, cluster, observed, known, scan, actor, resolve_scope, reason, judged
+                )
         except IntegrityError:
             if attempt == 3:
                 raise
@@ -162,6 +168,7 @@ def _record(
     actor: str,
     resolve_scope: Iterable[ObjectKey] | None,
     reason: str,
+    judged: frozenset[str] | None = None,
 ) -> Outcome:
     now = timezone.now()
     outcome = Outcome()
@@ -180,7 +187,7 @@ def _record(
         if observation.live is not None:
             snapshots.take(cluster, observation.live, SnapshotReason.FINDING_OPENED, finding)
     Finding.objects.bulk_update(outcome.changed, UPDATED_FIELDS)
-    _settle_unseen(policy, cluster, list(by_fingerprint), known, resolve_scope, outcome)
+    _settle_unseen(policy, cluster, list(by_fingerprint), known, resolve_scope, outcome, judged)
     for finding in outcome.resolved:
         finding.resolved_at, finding.status_reason, finding.updated_at = now, reason, now
     Finding.objects.bulk_update(outcome.resolved, RESOLVED_FIELDS)
@@ -248,6 +255,7 @@ def _settle_unseen(
     known: Known,
     resolve_scope: Iterable[ObjectKey] | None,
     outcome: Outcome,
+    judged: frozenset[str] | None = None,
 ) -> None:
     """The policy's open findings not observed: resolved where `known` vouches for their
     object; after a complete pass, the others keep the last sighting they really had."""
@@ -264,7 +272,13 @@ def _settle_unseen(
         # rules need a whole evaluation: one object's event never resolves their findings.
         candidates = candidates.filter(
             kind__in={k.kind for k in scoped}, name__in={k.name for k in scoped}
-        ).exclude(type=FindingType.ALIGNMENT)
+        )
+        if judged is None:
+            candidates = candidates.exclude(type=FindingType.ALIGNMENT)
+        else:  # what Git would deploy was not judged: its findings stay
+            candidates = candidates.filter(type=FindingType.ALIGNMENT, rule__in=judged).exclude(
+                diff__state="desired"
+            )
     for finding in candidates:
         key = key_of(finding)
         if scoped is not None and key not in scoped:

@@ -1,6 +1,7 @@
 """Alignment: the API servers' audit feed and who may write any lane's objects."""
 
 from driftcontrol import env
+from driftcontrol.settings.celery import CELERY_BEAT_SCHEDULE
 
 # The feed is read before the sender is known, so its body is bounded too. kube-apiserver
 # sends batches of at most 400 events (--audit-webhook-batch-max-size) by default; at the
@@ -24,3 +25,4 @@ ALIGNMENT_TRUSTED_WRITERS = env.string_list(
     ["driftcontrol-scanner", "system:serviceaccount:driftcontrol:*"],
     "identities (globs) that may write any lane's objects, e.g. DriftControl's own",
 )
+CELERY_BEAT_SCHEDULE["audit-feed-prune"] = {"task": "audit_feed.prune", "schedule": 3600.0}

@@ -90,7 +90,7 @@ def test_clusters_report_version_1_20_2(devclusters) -> None:
 
 
 def test_kubeconfigs_verify_the_server_with_the_cluster_ca(devcluster: DevCluster) -> None:
-    for user in ("admin", "driftcontrol-scanner", "tester-1", "tester-2", "tester-3"):
+    for user in ("admin", "driftcontrol-scanner", "tester-1", "tester-2", "tester-3", "alice"):
         config = yaml.safe_load(Path(devcluster.kubeconfig(user)).read_text(encoding="utf-8"))
         cluster = config["clusters"][0]["cluster"]
         assert cluster["server"] == devcluster.server

@@ -56,7 +56,7 @@ CLUSTER_A = "test-a"
 CLUSTER_B = "test-b"
 
 #: Identities with a kubeconfig in every cluster (see docs/devcluster.md).
-USERS = ("admin", "driftcontrol-scanner", "tester-1", "tester-2", "tester-3")
+USERS = ("admin", "driftcontrol-scanner", "tester-1", "tester-2", "tester-3", "alice")
 
 #: A cold build compiles Kubernetes (5-8 minutes on 2 cores); allow slow machines.
 BUILD_TIMEOUT = 60 * 60
@@ -86,6 +86,25 @@ class DevCluster:
             return str(self.kubeconfigs[user])
         except KeyError:
             raise ValueError(f"unknown devcluster user {user!r}; choose one of {USERS}") from None
+
+    @property
+    def audit_port(self) -> int:
+        """Where its API server sends the audit feed by default (its port + 4)."""
+        from urllib.parse import urlsplit
+
+        port = urlsplit(self.server).port
+        assert port is not None
+        return port + 4
+
+    def audit_token(self) -> str:
+        """The bearer token its audit webhook presents."""
+        path = subprocess.run(
+            [str(SCRIPT), "audit-token", "--name", self.name],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return Path(path).read_text().strip()
 
     def client(self, user: str = "admin") -> ApiClient:
         """A new ``kubernetes.client.ApiClient`` authenticated as ``user``."""

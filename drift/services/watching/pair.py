@@ -23,6 +23,7 @@ from drift.engine.normalize import DesiredObject, ObjectKey, SecretHasher, key_o
 from drift.engine.policy import EnginePolicy
 from drift.models import Cluster, DriftPolicy, Finding, FindingType, GitSource
 from drift.services import clusters, desired, evidence, ledger
+from drift.services.watching.aligning import Aligner
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,10 @@ class PairWatch:
         # Set once set-up has ended, with `error` saying why when it failed.
         self.settled = threading.Event()
         self.error: str | None = None
+        # The rooms' rules that judge one object (alignment's), a moment after its event.
+        self.aligner = Aligner(
+            policy, cluster, self.rules, self.stop_event, lambda key: key in self.open_keys
+        )
 
     # --- desired state ----------------------------------------------------------------
 
@@ -142,6 +147,11 @@ class PairWatch:
         thread = threading.Thread(target=self._git_loop, name=f"git {self.name}", daemon=True)
         thread.start()
         self.threads.append(thread)
+        if self.aligner.active:
+            thread = threading.Thread(target=self.aligner.run, name=f"align {self.name}")
+            thread.daemon = True
+            thread.start()
+            self.threads.append(thread)
         log.info("%s: watching %d kind(s)", self.name, len(self.resources()))
 
     def resources(self) -> list[kube.Resource]:
@@ -236,7 +246,7 @@ class PairWatch:
                             seen.pop(key, None)
                         else:
                             seen[key] = resource_version
-                        self.evaluate(kind, obj)
+                        self.evaluate(kind, obj, resource.plural)
                     if self.stop_event.is_set():
                         break
                 with self.streams_lock:
@@ -281,7 +291,7 @@ class PairWatch:
         if not first:
             for key, obj in listed.items():
                 if seen.get(key) != (obj.get("metadata") or {}).get("resourceVersion"):
-                    self.evaluate("MODIFIED", obj)
+                    self.evaluate("MODIFIED", obj, resource.plural)
             for key in set(seen) - set(listed):
                 self.evaluate(
                     "DELETED",
@@ -290,6 +300,7 @@ class PairWatch:
                         "kind": resource.kind,
                         "metadata": {"name": key.name, "namespace": key.namespace},
                     },
+                    resource.plural,
                 )
         seen.clear()
         seen.update(
@@ -302,14 +313,17 @@ class PairWatch:
 
     # --- evaluation -------------------------------------------------------------------
 
-    def evaluate(self, event: str, obj: dict[str, Any]) -> None:
-        """Compare the one object and update the ledger for it (and only it)."""
+    def evaluate(self, event: str, obj: dict[str, Any], plural: str = "") -> None:
+        """Compare the one object and update the ledger for it (and only it); ``plural``
+        names its resource (how the audit feed names it)."""
         key = key_of(obj)
         with self.state_lock:
             state, targets = self.state, self.targets
         if state is None or not self.scope.covers(key, (obj.get("metadata") or {}).get("labels")):
             return
         declared = state.objects.get(key)
+        source = declared.source if declared is not None else ""
+        self.aligner.soon(key, None if event == "DELETED" else obj, plural, source)
         if declared is None and not (self.policy.detect_unmanaged and state.complete):
             return
         if declared is not None and declared.api_version != obj.get("apiVersion"):

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from alignment import views
+
+urlpatterns = [
+    path("hooks/audit/<slug:cluster>", views.AuditFeedView.as_view(), name="audit-feed-hook"),
+]

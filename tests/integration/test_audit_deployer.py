@@ -1,0 +1,105 @@
+"""Deployer identity on the local API server: its audit feed (kube-apiserver's webhook
+backend, configured by scripts/devcluster) reaches /hooks/audit/<cluster>, and the watcher
+names the user behind an out-of-lane `kubectl edit` or `kubectl scale` within seconds."""
+
+from __future__ import annotations
+
+import fcntl
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_django.live_server_helper import LiveServer
+
+from alignment import audit_feed
+from alignment.models import KubeWrite
+from drift.models import Cluster, DriftPolicy, Lane
+from drift.services.watching import Settings, Watcher
+from tests.integration.conftest import apply_shop
+from tests.integration.test_detection import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def audit_server(devcluster, scanner_cluster: Cluster) -> Iterator[LiveServer]:
+    """DriftControl listening where test-a's API server sends its audit feed, with the
+    token the API server presents. One test at a time holds the port (xdist workers)."""
+    lock_path = Path(tempfile.gettempdir()) / f"driftcontrol-audit-{devcluster.audit_port}.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        audit_feed.adopt_token(scanner_cluster, devcluster.audit_token(), "system:test")
+        server = LiveServer(f"127.0.0.1:{devcluster.audit_port}")
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def controlled(scanner_cluster: Cluster, kube_namespace: str) -> Lane:
+    """The shop's namespace in a lane whose deployers are admin (who applies it) and
+    tester-1; tester-2 and tester-3 may edit it (RBAC) but are not its deployers."""
+    lane = Lane.objects.create(
+        name="controlled", namespaces=[kube_namespace], identities=["admin", "tester-1"]
+    )
+    scanner_cluster.lanes.add(lane)
+    return lane
+
+
+def edit(devcluster, namespace: str, target: str, user: str, replace: str) -> None:
+    """`kubectl edit` as ``user``, its editor rewriting the YAML it is given."""
+    devcluster.kubectl("edit", "-n", namespace, target, user=user,
+                       env={"KUBE_EDITOR": f"sed -i {replace}"})  # fmt: skip
+
+
+def deployer_finding(policy: DriftPolicy, name: str):  # type: ignore[no-untyped-def]
+    return policy.findings.open().filter(rule="lane.deployer", name=name).first()
+
+
+def test_an_out_of_lane_edit_and_scale_name_the_user_and_the_deployers_edit_does_not(
+    devcluster, shop_repo, shop_policy, scanner_cluster, kube_namespace, controlled, audit_server
+) -> None:
+    apply_shop(devcluster, shop_repo, kube_namespace)
+    devcluster.kubectl("create", "rolebinding", "people-edit", "--clusterrole=edit",
+                       "--user=tester-1", "--user=tester-2", "-n", kube_namespace)  # fmt: skip
+    watcher = Watcher(Settings(reconcile_seconds=0.5, watch_timeout_seconds=30))
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    try:
+        assert watcher.ready.wait(30), "the watcher did not start"
+        time.sleep(1.0)  # the first list has given each watch its resourceVersion
+
+        edited_at = time.monotonic()
+        edit(devcluster, kube_namespace, "deployment/api", "tester-2",
+             "s#registry.example/shop/api:2.0.0#registry.example/shop/api:2.0.2#")  # fmt: skip
+        finding = wait_for(lambda: deployer_finding(shop_policy, "api"), 20)
+        assert time.monotonic() - edited_at < 20
+        assert finding.type == "alignment" and finding.severity == "high"
+        message = finding.diff["message"]
+        assert "was changed by tester-2 (patch through kubectl-edit, " in message
+        assert "in lane controlled" in message
+
+        devcluster.kubectl("scale", "-n", kube_namespace, "deployment/web", "--replicas=3",
+                           user="tester-2")  # fmt: skip
+        scaled = wait_for(lambda: deployer_finding(shop_policy, "web"), 20)
+        assert "was changed by tester-2 (" in scaled.diff["message"]
+        assert " of scale" in scaled.diff["message"]
+
+        # The lane's own deployer puts web back: its finding resolves, and tester-1's
+        # edit of api's image ends the out-of-lane episode there too.
+        devcluster.kubectl("scale", "-n", kube_namespace, "deployment/web", "--replicas=2",
+                           user="tester-1")  # fmt: skip
+        wait_for(lambda: deployer_finding(shop_policy, "web") is None or None, 20)
+        edit(devcluster, kube_namespace, "deployment/api", "tester-1",
+             "s#registry.example/shop/api:2.0.2#registry.example/shop/api:2.0.0#")  # fmt: skip
+        wait_for(lambda: deployer_finding(shop_policy, "api") is None or None, 20)
+    finally:
+        watcher.stop()
+        thread.join(10)
+
+    users = set(KubeWrite.objects.filter(cluster=scanner_cluster).values_list("user", flat=True))
+    assert {"admin", "tester-1", "tester-2"} <= users
