@@ -21,7 +21,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -59,6 +58,7 @@ CONTROL_PLANE = (
 )
 # Writes kept per object for the rules and attribution: the latest ones.
 PER_OBJECT = 20
+NAMES_PER_QUERY = 1000
 
 
 class BadBatch(DomainError):
@@ -200,15 +200,17 @@ def writes(
     if not wanted or not cluster.audit_token_digest:
         return {}
     since = timezone.now() - timedelta(days=settings.KUBE_WRITES_RETENTION_DAYS)
-    names = {name for (_, _, _, name) in wanted}
     found: dict[ObjectKey, list[Write]] = {}
-    rows = KubeWrite.objects.filter(cluster=cluster, at__gte=since).filter(
-        Q(name__in=names) if len(names) <= 1000 else Q()
-    )
-    for row in rows.order_by("at", "id").iterator():
-        owner = wanted.get((row.api_group, row.resource, row.namespace, row.name))
-        if owner is not None:
-            found.setdefault(owner, []).append(as_write(row))
+    names = sorted({name for (_, _, _, name) in wanted})
+    # By name, in chunks: the (cluster, resource, namespace, name) index answers each.
+    for start in range(0, len(names), NAMES_PER_QUERY):
+        rows = KubeWrite.objects.filter(
+            cluster=cluster, at__gte=since, name__in=names[start : start + NAMES_PER_QUERY]
+        )
+        for row in rows.order_by("at", "id").iterator():
+            owner = wanted.get((row.api_group, row.resource, row.namespace, row.name))
+            if owner is not None:
+                found.setdefault(owner, []).append(as_write(row))
     return {key: tuple(found_writes[-PER_OBJECT:]) for key, found_writes in found.items()}
 
 
