@@ -15,13 +15,18 @@ from typing import Any
 
 from drift.engine import merge_keys
 from drift.engine.diff import REMOVED, Difference, is_empty
-from drift.engine.normalize import LAST_APPLIED
+from drift.engine.normalize import LAST_APPLIED, TRACKING_METADATA
 from drift.engine.paths import Path, PatternSet
 
 # Of an object's metadata only labels and annotations are declared state; the rest
 # (finalizers, ownerReferences) belongs to controllers.
 _METADATA_DECLARED = frozenset({"f:labels", "f:annotations"})
 _SKIPPED_ANNOTATIONS = frozenset({f"f:{LAST_APPLIED}"})
+
+
+def _tracking(name: str, path: Path) -> bool:
+    """Whether a key is a deployer's tracking label or annotation of the object itself."""
+    return name in TRACKING_METADATA and len(path) == 2 and path[0] == "metadata"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +217,7 @@ class _OwnedWalk:
                 continue
             if in_metadata and segment not in _METADATA_DECLARED:
                 continue
-            if segment in _SKIPPED_ANNOTATIONS:
+            if segment in _SKIPPED_ANNOTATIONS or _tracking(segment[2:], path):
                 continue
             name = segment[2:]
             have = live.get(name)
@@ -310,7 +315,7 @@ class _ThreeWay(_OwnedWalk):
         for name, applied in last.items():
             if in_metadata and name not in ("labels", "annotations"):
                 continue
-            if name == LAST_APPLIED:
+            if name == LAST_APPLIED or _tracking(name, path):
                 continue
             have = live.get(name)
             if is_empty(have) or is_empty(applied):

@@ -19,7 +19,21 @@ from dataclasses import dataclass
 from typing import Any
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-_DROPPED_ANNOTATIONS = frozenset({LAST_APPLIED})
+# The Git revision DriftControl applied an object from (remediation stamps it).
+REVISION_ANNOTATION = "driftcontrol.io/revision"
+# What the deployers write on what they apply to know it again (DriftControl's revision,
+# Argo CD's tracking annotation or instance label, Flux's labels): their bookkeeping, in
+# what they applied but never in Git, so never a field Git removed.
+TRACKING_METADATA = frozenset(
+    {
+        REVISION_ANNOTATION,
+        "argocd.argoproj.io/tracking-id",
+        "app.kubernetes.io/instance",
+        "kustomize.toolkit.fluxcd.io/name",
+        "kustomize.toolkit.fluxcd.io/namespace",
+    }
+)
+_DROPPED_ANNOTATIONS = frozenset({LAST_APPLIED, REVISION_ANNOTATION})
 _IDENTITY = frozenset({"apiVersion", "kind", "metadata", "status"})
 
 

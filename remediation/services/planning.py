@@ -14,7 +14,7 @@ from typing import Any
 
 from drift import kube
 from drift.engine import fields
-from drift.engine.normalize import ObjectKey, redacted
+from drift.engine.normalize import REVISION_ANNOTATION, ObjectKey, redacted
 from drift.models import Finding
 from drift.services import snapshots
 from drift.services.desired import secret_hasher
@@ -191,8 +191,8 @@ def _walk(before: Any, after: Any, path: str, found: list[dict[str, Any]]) -> No
                 # Identity and server bookkeeping are not changes a person makes.
                 for part in ("labels", "annotations"):
                     _walk(
-                        (before.get("metadata") or {}).get(part),
-                        (after.get("metadata") or {}).get(part),
+                        _unstamped((before.get("metadata") or {}).get(part)),
+                        _unstamped((after.get("metadata") or {}).get(part)),
                         f"/metadata/{part}",
                         found,
                     )
@@ -203,6 +203,14 @@ def _walk(before: Any, after: Any, path: str, found: list[dict[str, Any]]) -> No
             _walk(old, new, f"{path}/{index}", found)
     elif before != after:
         found.append({"path": path or "/", "live": before, "planned": after})
+
+
+def _unstamped(values: Any) -> Any:
+    """Labels or annotations without the revision DriftControl stamps on what it applies:
+    bookkeeping, not a change to approve (a step changing nothing else is already done)."""
+    if isinstance(values, dict) and REVISION_ANNOTATION in values:
+        return {k: v for k, v in values.items() if k != REVISION_ANNOTATION} or None
+    return values
 
 
 def fields_escape(key: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from drift import kube
 from drift.engine.compare import compare
 from drift.engine.displaced import displaced, with_replacements, without_replaced
-from drift.engine.normalize import DesiredObject, ObjectKey
+from drift.engine.normalize import REVISION_ANNOTATION, DesiredObject, ObjectKey
 from drift.models import DriftPolicy, Finding, FindingType, GitSource
 from drift.services import desired, evidence
 from drift.services.desired import secret_hasher
@@ -70,7 +70,7 @@ def _apply(
     key = declared.key
     resource = served(cluster.discovery, declared.api_version, key.kind)
     live = cluster.connection.get(resource, key.namespace or None, key.name)
-    payload = cluster.apply_form(declared.manifest)
+    payload = stamped(cluster.apply_form(declared.manifest), revision)
     found = displaced(payload, live) if live is not None else []
     try:
         if found:
@@ -99,6 +99,16 @@ def _apply(
     if live is not None and not step.changes:
         step.skipped = "already as Git declares"
     return step
+
+
+def stamped(manifest: dict[str, Any], revision: str) -> dict[str, Any]:
+    """The manifest with the revision it comes from in DriftControl's own annotation (never
+    drift; `sync.lagging` reads it), so the object says which commit it was put back to."""
+    if not revision:
+        return manifest
+    metadata = manifest.get("metadata") or {}
+    annotations = {**(metadata.get("annotations") or {}), REVISION_ANNOTATION: revision}
+    return {**manifest, "metadata": {**metadata, "annotations": annotations}}
 
 
 def _prune(
@@ -154,7 +164,7 @@ class Declared:
     def apply(
         self, step: RemediationStep, live: dict[str, Any] | None, cluster: LiveCluster
     ) -> dict[str, Any] | None:
-        resource = cluster.resource(step)
+        resource, revision = cluster.resource(step), self.request.revision
         if step.action == StepAction.DELETE:
             if live is not None:
                 # Guarded by the version planned on: a changed object is not deleted.
@@ -165,7 +175,7 @@ class Declared:
                     resource_version=step.base_resource_version,
                 )
             return None
-        manifest = cluster.apply_form(self.object(step, cluster).manifest)
+        manifest = stamped(cluster.apply_form(self.object(step, cluster).manifest), revision)
         found = displaced(manifest, live) if live is not None else []
         if live is not None and found:
             # Items a live edit put in place of declared ones are swapped back first, in one
