@@ -14,7 +14,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from alignment import audit_feed, rules
+from alignment import audit_feed, gitops, rules
 from drift import kube
 from drift.engine.normalize import ObjectKey
 from drift.engine.policy import EnginePolicy
@@ -59,7 +59,8 @@ def lanes_of(
 def circumstances_of(
     reading: Reading, objects: Mapping[ObjectKey, Mapping[str, Any]]
 ) -> rules.Circumstances:
-    """What the rules know besides the objects: now, Git's head, the audit feed's writes."""
+    """What the rules know besides the objects: now, Git's head, the audit feed's writes,
+    the GitOps tools' verdicts."""
     source = reading.policy.source
     head = rules.GitHead(
         reading.state.revision,
@@ -78,6 +79,7 @@ def circumstances_of(
         writes=writes,
         trusted=audit_feed.trusted_identities(),
         drifted=frozenset(o.key for o in reading.drift),
+        gitops=gitops.deployers(reading.connection, reading.discovery, reading.live),
     )
 
 

@@ -65,6 +65,20 @@ class GitHead:
 
 
 @dataclass(frozen=True, slots=True)
+class GitOpsApp:
+    """An Argo CD Application or a Flux Kustomization as the cluster reports it: whether
+    it says the cluster runs its Git revision (Synced, Ready), and which revision it
+    applied ("" when it does not say). alignment.rules.sync tells which objects it manages."""
+
+    tool: str  # "Argo CD" or "Flux"
+    key: ObjectKey
+    api_version: str
+    verdict: str  # as the tool words it: Synced, OutOfSync, Ready, ...
+    in_sync: bool  # it claims the cluster runs its revision
+    revision: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Circumstances:
     """What an evaluation knows besides the objects: the time, Git's head and how long
     clusters may lag it, the writes recorded per object, the identities trusted to write
@@ -79,6 +93,7 @@ class Circumstances:
     )
     trusted: tuple[str, ...] = ()
     drifted: frozenset[ObjectKey] = frozenset()
+    gitops: tuple[GitOpsApp, ...] = ()  # the cluster's Argo CD and Flux deployers
 
 
 NOTHING_MORE = Circumstances()
