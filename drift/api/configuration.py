@@ -138,6 +138,7 @@ class PolicySerializer(serializers.ModelSerializer[DriftPolicy]):
             "source",
             "mode",
             "interval_seconds",
+            "sync_grace_seconds",
             "cluster_names",
             "cluster_selector",
             "strategy",

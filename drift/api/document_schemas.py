@@ -126,6 +126,12 @@ POLICY = _object(
         "kinds": _INCLUDE_EXCLUDE,
         "objectSelector": _SELECTOR,
         "interval": _duration(10),
+        "syncGracePeriod": {
+            **_duration(60),
+            "description": "how long live objects may run an older revision than Git's head "
+            "before sync.lagging reports them: seconds (at least 60), or text like 10m (the "
+            "default)",
+        },
         "mode": {"type": "string", "enum": PolicyMode.values},
         "detectUnmanaged": _FLAG,
         "undeclaredFields": {"type": "string", "enum": UndeclaredFields.values},

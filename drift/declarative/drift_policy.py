@@ -22,6 +22,7 @@ FIELDS = (
     "kinds",
     "objectSelector",
     "interval",
+    "syncGracePeriod",
     "mode",
     "detectUnmanaged",
     "undeclaredFields",
@@ -102,8 +103,12 @@ def _scope(reader: Reader) -> dict[str, Any]:
 def _detection(reader: Reader) -> dict[str, Any]:
     """How often and how strictly live objects are compared with Git."""
     interval = reader.spec.get("interval", 120)
+    # How long live objects may run an older revision than Git's head (sync.lagging): a
+    # GitOps tool polls every few minutes and rolls out in a few more.
+    grace = reader.spec.get("syncGracePeriod", "10m")
     return {
         "interval_seconds": _seconds(reader, interval, "spec.interval", 120, minimum=10),
+        "sync_grace_seconds": _seconds(reader, grace, "spec.syncGracePeriod", 600, minimum=60),
         "mode": reader.choice("mode", PolicyMode.values, PolicyMode.DETECT_ONLY),
         "detect_unmanaged": reader.get("detectUnmanaged", bool, False),
         "undeclared_fields": reader.choice(

@@ -71,6 +71,7 @@ def policy(policy: DriftPolicy) -> dict[str, Any]:
         "kinds": policy.kinds,
         "objectSelector": policy.object_selector,
         "interval": f"{policy.interval_seconds}s",
+        "syncGracePeriod": f"{policy.sync_grace_seconds}s",
         "mode": policy.mode,
         "detectUnmanaged": policy.detect_unmanaged,
         "undeclaredFields": policy.undeclared_fields,

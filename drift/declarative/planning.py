@@ -41,6 +41,7 @@ DOCUMENT_PATHS = {
     "name": "metadata.name",
     "default_namespace": "spec.namespace",
     "interval_seconds": "spec.interval",
+    "sync_grace_seconds": "spec.syncGracePeriod",
     "api_server_url": "spec.kubeconfig",
     "labels": "metadata.labels",
     "auto_remediate_up_to": "spec.remediation.autoRemediateUpTo",

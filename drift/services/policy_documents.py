@@ -43,6 +43,7 @@ spec:
   namespaces: {{include: [], exclude: [kube-system]}}   # globs; empty include: all
   kinds: {{include: [], exclude: [Event]}}
   interval: 5m                 # between scheduled scans: 90s, 2m, 1h30m; at least 10s
+  syncGracePeriod: 10m         # how long live objects may lag Git's head (sync.lagging)
   mode: detect-only            # or enforce: remediate up to autoRemediateUpTo by itself
   detectUnmanaged: false       # also report live objects in scope that Git lacks
   undeclaredFields: ignore     # or report: fields set live that Git leaves out
