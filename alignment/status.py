@@ -1,5 +1,5 @@
-"""Where each alignment rule stands: open findings per rule, by cluster and lane, and
-what opened and resolved lately (the Alignment page and its API)."""
+"""Where each alignment rule stands: open findings per rule, by cluster and lane, what
+opened and resolved lately, and the last 30 days (the Alignment page and its API)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
-from alignment import rules, scanning
+from alignment import rules, scanning, trends
 from drift.models import Cluster, Finding, FindingStatus, FindingType
 
 RECENT = timedelta(days=7)
@@ -24,6 +25,7 @@ class RuleState:
     lanes: Counter[str] = field(default_factory=Counter)
     opened_recently: int = 0
     resolved_recently: int = 0
+    trend: trends.Trend = trends.Trend((), ())
 
     @property
     def passing(self) -> bool:
@@ -42,7 +44,8 @@ class RuleState:
 def rule_states(
     now: datetime, cluster: str | None = None, lane: str | None = None
 ) -> list[RuleState]:
-    """Every registered rule, failing ones first (most open findings), then by id."""
+    """Every registered rule, failing ones first (most open findings), then by id, each
+    with its open violations per day over the last trends.DAYS days (ending today)."""
     states = {rule_id: RuleState(rule) for rule_id, rule in rules.RULES.items()}
     aligned = Finding.objects.filter(type=FindingType.ALIGNMENT).exclude(rule="")
     if cluster:
@@ -72,6 +75,13 @@ def rule_states(
         for name in lanes:
             state.lanes[name] += n
     _recent(states, aligned, now - RECENT, keep)
+    # Over time, a violation suppressed now is left out on every day, as it is left out
+    # of the open count: the ledger keeps when a finding resolved, not when it was accepted.
+    period = trends.days_ending(timezone.localdate(now))
+    counted_then = aligned.exclude(status=FindingStatus.SUPPRESSED)
+    found = trends.open_per_day(counted_then, period[-1], keep)
+    for rule_id, state in states.items():
+        state.trend = found.get(rule_id) or trends.Trend(period, (0,) * len(period))
     return sorted(states.values(), key=lambda s: (s.passing, -s.open, s.rule.id))
 
 

@@ -8,6 +8,7 @@ return ``{"data": [...], "layout": {...}}``, so they are easy to test and never 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from drift.engine.severity import LEVELS
@@ -234,3 +235,21 @@ def severity_mix(rows: Sequence[DailyRollup], title: str) -> Figure:
         for level in SEVERITIES
     ]
     return figure(data, _layout(title, yaxis={"title": "open findings"}))
+
+
+def open_by_rule(days: Sequence[date], series: Mapping[str, Sequence[int]], title: str) -> Figure:
+    """Open violations at the end of each day, one line per alignment rule."""
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": rule,
+            "x": [day.isoformat() for day in days],
+            "y": list(counts),
+            "line": {"color": PALETTE[index % len(PALETTE)], "width": 2, "shape": "hv"},
+            "hovertemplate": f"{rule}: %{{y}}<extra></extra>",
+        }
+        for index, (rule, counts) in enumerate(series.items())
+    ]
+    layout = _layout(title, yaxis={"title": "open violations", "rangemode": "tozero"})
+    return figure(data, layout)

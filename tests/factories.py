@@ -84,3 +84,44 @@ class FindingFactory(factory.django.DjangoModelFactory):
         # sighting it computes (last_seen, last_scan_id).
         created = super()._create(model_class, *args, **kwargs)
         return Finding.objects.get(pk=created.pk)
+
+
+def lane_secret_diff(namespace: str, name: str, lane: str, secret: str, owner: str) -> dict:
+    """What a scan stores for a `lane.secret` violation: a workload of ``lane`` reading
+    ``owner``'s Secret (alignment.scanning builds the same shape from the rule's evidence)."""
+    path = "/spec/template/spec/containers/0/env/0/valueFrom/secretKeyRef/name"
+    why = f"which belongs to lane {owner}"
+    return {
+        "paths": [path],
+        "message": f"Deployment.apps {namespace}/{name} in lane {lane} uses Secret {secret}, {why}",
+        "evidence": [
+            {
+                "group": "apps",
+                "kind": "Deployment",
+                "namespace": namespace,
+                "name": name,
+                "path": path,
+                "note": "uses it",
+            },
+            {
+                "group": "",
+                "kind": "Secret",
+                "namespace": namespace,
+                "name": secret,
+                "path": "",
+                "note": why,
+            },
+        ],
+        "state": "live",
+    }
+
+
+class AlignmentFindingFactory(FindingFactory):
+    """An open `lane.secret` violation: Deployment shop/<name> of lane controlled reads the
+    fast lane's Secret dev-db."""
+
+    type = "alignment"
+    rule = "lane.secret"
+    diff = factory.LazyAttribute(
+        lambda f: lane_secret_diff(f.namespace, f.name, "controlled", "dev-db", "fast")
+    )
