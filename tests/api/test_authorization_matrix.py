@@ -88,6 +88,8 @@ TABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("remediation-cancel", "POST"): (AD, W),
     ("approval-list", "GET"): (V, R),
     ("approval-detail", "GET"): (V, R),
+    ("alignment-rule-list", "GET"): (V, R),
+    ("alignment-rule-detail", "GET"): (V, R),
 }
 
 ROLES = [V, OP, A, AD]
@@ -144,6 +146,7 @@ def url_of(name: str, world: World) -> str:
         "finding": {"pk": world.finding.pk},
         "remediation": {"pk": world.request.pk},
         "approval": {"pk": world.approval.pk},
+        "alignment-rule": {"rule_id": "lane.secret"},
     }
     if name.endswith("-list") or name in ("me", "summary", "trends") or "-bulk-" in name:
         return reverse(f"api:{name}")

@@ -1,0 +1,12 @@
+"""The alignment resources for the API's router: the rules and where each stands."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from alignment.api.rules import RuleListView, RuleView
+
+VIEWS = [
+    path("alignment/rules/", RuleListView.as_view(), name="alignment-rule-list"),
+    path("alignment/rules/<str:rule_id>/", RuleView.as_view(), name="alignment-rule-detail"),
+]
