@@ -3,5 +3,5 @@ from django.urls import path
 from alignment import views
 
 urlpatterns = [
-    path("hooks/audit/<slug:cluster>", views.AuditFeedView.as_view(), name="audit-feed-hook"),
+    path("hooks/audit/<str:cluster>", views.AuditFeedView.as_view(), name="audit-feed-hook"),
 ]

@@ -96,6 +96,17 @@ class DevCluster:
         assert port is not None
         return port + 4
 
+    def audit_tls(self) -> tuple[str, str]:
+        """Certificate and key for 127.0.0.1 its audit webhook trusts (TLS only: the API
+        server sends its token to no plain-HTTP address)."""
+        found = subprocess.run(
+            [str(SCRIPT), "audit-tls", "--name", self.name],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return found[0], found[1]
+
     def audit_token(self) -> str:
         """The bearer token its audit webhook presents."""
         path = subprocess.run(
