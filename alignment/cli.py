@@ -88,7 +88,13 @@ def audit_feed_token(options: Namespace, console: Console) -> int:
         f"cluster {cluster.name}: new audit feed token (the previous one no longer works). "
         "Save this as the API server's --audit-webhook-config-file:"
     )
-    console.print(audit_feed.webhook_kubeconfig(cluster, token, options.url or settings.BASE_URL))
+    base_url = options.url or settings.BASE_URL
+    if not base_url.startswith("https://"):
+        console.warn(
+            f"{base_url} is not https: kube-apiserver sends the token over TLS only, so this "
+            "feed would arrive anonymous and be refused; give --url https://..."
+        )
+    console.print(audit_feed.webhook_kubeconfig(cluster, token, base_url))
     return CLEAN
 
 
