@@ -11,6 +11,7 @@ from django import forms
 
 from dashboard.forms.configure import DocumentForm
 from drift.declarative import API_VERSION
+from drift.engine.requirements import POD_SECURITY_LEVELS
 from drift.models import Cluster, Lane
 from driftcontrol.api.bounds import MAX_TEXT
 
@@ -26,6 +27,18 @@ CLUSTER_PATHS = {
     "spec.enabled": "enabled",
     "spec.kubeconfig": "kubeconfig",
 }
+# The lane's `requires` (drift.engine.requirements): form field -> document key.
+REQUIRES_FIELDS = {
+    "pod_security": "podSecurity",
+    "default_deny": "defaultDenyNetworkPolicy",
+    "resource_quota": "resourceQuota",
+    "limit_range": "limitRange",
+    "kyverno_policies": "kyvernoPolicies",
+    "gatekeeper_constraints": "gatekeeperConstraints",
+    "no_wildcard_roles": "noWildcardRoles",
+    "no_cluster_admin": "noClusterAdmin",
+}
+REQUIRES_LINES = ("kyverno_policies", "gatekeeper_constraints")
 LANE_PATHS = {
     "metadata.name": "name",
     "spec.description": "description",
@@ -35,6 +48,7 @@ LANE_PATHS = {
     "spec.registries": "registries",
     "spec.serviceAccounts": "service_accounts",
     "spec.secrets": "secrets",
+    **{f"spec.requires.{key}": name for name, key in REQUIRES_FIELDS.items()},
 }
 # The lane's one-per-line fields, and their document keys.
 LANE_LINES = {
@@ -235,6 +249,34 @@ class LaneForm(ConfigurationForm):
     secrets = _lines_field(
         "Secrets", "Names (globs) of the Secrets its workloads may use, one per line. Empty: any."
     )
+    # What its namespaces must carry (alignment's policy.* rules).
+    pod_security = forms.ChoiceField(
+        required=False,
+        label="Pod Security level, at least",
+        choices=[("", "Not required"), *((level, level) for level in POD_SECURITY_LEVELS)],
+        help_text="The pod-security.kubernetes.io/enforce label each namespace must carry.",
+    )
+    default_deny = forms.BooleanField(
+        required=False, label="A default-deny NetworkPolicy in each namespace"
+    )
+    resource_quota = forms.BooleanField(required=False, label="A ResourceQuota in each namespace")
+    limit_range = forms.BooleanField(required=False, label="A LimitRange in each namespace")
+    kyverno_policies = _lines_field(
+        "Kyverno policies",
+        "Present, enforcing and ready; one per line: a ClusterPolicy's name, or "
+        "namespace/name for a Policy.",
+    )
+    gatekeeper_constraints = _lines_field(
+        "Gatekeeper constraints",
+        "Present, enforcing (deny) and enforced; one per line as Kind/name, like "
+        "K8sRequiredLabels/owner-label.",
+    )
+    no_wildcard_roles = forms.BooleanField(
+        required=False, label="No wildcard verbs or resources in its Roles"
+    )
+    no_cluster_admin = forms.BooleanField(
+        required=False, label="cluster-admin never bound to its deployers"
+    )
 
     def __init__(self, *args: Any, lane: Lane | None = None, **kwargs: Any) -> None:
         super().__init__(*args, editing=lane.name if lane else "", **kwargs)
@@ -242,6 +284,7 @@ class LaneForm(ConfigurationForm):
             self.initial |= {
                 "description": lane.description,
                 **{name: "\n".join(getattr(lane, name)) for name in LANE_LINES},
+                **_requires_initial(lane.requires or {}),
             }
 
     def document(self) -> dict[str, Any]:
@@ -250,4 +293,17 @@ class LaneForm(ConfigurationForm):
             "description": data.get("description", ""),
             **{key: _lines(data.get(name, "")) for name, key in LANE_LINES.items()},
         }
-        return _document("Lane", self.object_name(), spec)
+        requires: dict[str, Any] = {}
+        for name, key in REQUIRES_FIELDS.items():
+            value = data.get(name)
+            value = _lines(value or "") if name in REQUIRES_LINES else value
+            if value:
+                requires[key] = value
+        return _document("Lane", self.object_name(), {**spec, "requires": requires})
+
+
+def _requires_initial(requires: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: "\n".join(requires.get(key) or []) if name in REQUIRES_LINES else requires.get(key)
+        for name, key in REQUIRES_FIELDS.items()
+    }

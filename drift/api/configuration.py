@@ -64,6 +64,7 @@ class LaneSerializer(serializers.ModelSerializer[Lane]):
             "registries",
             "service_accounts",
             "secrets",
+            "requires",
             "clusters",
             "created_at",
             "updated_at",

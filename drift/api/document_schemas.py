@@ -14,6 +14,7 @@ from typing import Any
 
 from drift.declarative import API_VERSION
 from drift.declarative.reading import NAME_PATTERN
+from drift.engine import requirements
 from drift.models.choices import AutoRemediation, PolicyMode, RemediationStrategy, UndeclaredFields
 
 _NAME = {"type": "string", "pattern": NAME_PATTERN.pattern, "maxLength": 63}
@@ -51,6 +52,26 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
     return schema
 
 
+_REQUIRES = _object(
+    {
+        "podSecurity": {
+            "type": "string",
+            "enum": list(requirements.POD_SECURITY_LEVELS),
+            "description": "the Pod Security `enforce` label each namespace carries, at least",
+        },
+        **dict.fromkeys(requirements.FLAGS, _FLAG),
+        "kyvernoPolicies": {
+            "type": "array",
+            "items": {"type": "string", "pattern": requirements.KYVERNO_NAME.pattern},
+            "description": "ClusterPolicy names, or namespace/name of a Policy",
+        },
+        "gatekeeperConstraints": {
+            "type": "array",
+            "items": {"type": "string", "pattern": requirements.CONSTRAINT_NAME.pattern},
+            "description": "constraints as Kind/name",
+        },
+    }
+)
 LANE = _object(
     {
         "description": _TEXT,
@@ -58,6 +79,7 @@ LANE = _object(
             ("namespaces", "identities", "branches", "registries", "serviceAccounts", "secrets"),
             _ITEMS,
         ),
+        "requires": {**_REQUIRES, "description": "the guardrails its namespaces must carry"},
     }
 )
 SOURCE = _object(

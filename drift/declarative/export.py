@@ -34,6 +34,7 @@ def lane(lane: Lane) -> dict[str, Any]:
             {
                 "description": lane.description,
                 **{key: getattr(lane, field) for key, field in LANE_FIELDS.items()},
+                "requires": lane.requires,
             }
         ),
     )

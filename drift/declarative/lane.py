@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from drift.declarative.reading import Planned, Reader
+from drift.engine import requirements
 
 # Document key -> model field: what the lane owns, and what its workloads may use.
 FIELDS = {
@@ -18,6 +19,10 @@ FIELDS = {
 
 
 def read(reader: Reader, name: str, base: Path | None) -> Planned:
-    reader.known([*FIELDS, "description"])
+    reader.known([*FIELDS, "description", "requires"])
     values = {field: reader.strings(key) for key, field in FIELDS.items()}
+    requires = reader.spec.get("requires", {})
+    found = requirements.problems(requires, "spec.requires")
+    reader.checked(found)
+    values["requires"] = {} if found else requires
     return Planned("Lane", name, {**values, "description": reader.get("description", str, "")})

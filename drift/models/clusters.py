@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 
-from drift.engine import rules
+from drift.engine import requirements, rules
 from drift.models.validation import raise_problems
 from driftcontrol.crypto import SealedTextField, seal, unseal
 
@@ -56,6 +56,7 @@ class Lane(models.Model):
             found: list[rules.Problem] = []
             rules.string_list(getattr(self, field), field, found)
             problems[field] = found
+        problems["requires"] = requirements.problems(self.requires, "requires")
         raise_problems(problems)
 
 
