@@ -14,7 +14,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from alignment import audit_feed, gitops, rules
+from alignment import audit_feed, gitops, guardrails, rules
 from drift import kube
 from drift.engine.normalize import ObjectKey
 from drift.engine.policy import EnginePolicy
@@ -34,14 +34,22 @@ def observe(reading: Reading) -> list[Observation]:
 
     lanes, every_lane = lanes_of(reading.cluster)
     circumstances = circumstances_of(reading, live.objects)
+    guarded = guardrails.read(reading, lanes)  # what the lanes' `requires` need read
     found = rules.evaluate(
-        live.objects, known, lanes, every_lane=every_lane, circumstances=circumstances
+        live.objects,
+        known,
+        lanes,
+        every_lane=every_lane,
+        circumstances=circumstances,
+        only=guardrails.elsewhere,
     )
+    found += guarded.violations(live, lanes, every_lane)
     observations = [_observation(v, reading.state, reading.rules) for v in found]
     held = {(v.rule, v.key) for v in found}
     for violation in _desired_violations(reading, known, lanes, every_lane):
         if (violation.rule, violation.key) not in held:
             observations.append(_observation(violation, reading.state, reading.rules, True))
+    guarded.mark(live)
     return observations
 
 

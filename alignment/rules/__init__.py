@@ -11,6 +11,7 @@ from collections.abc import Callable
 # Importing a rule module registers its rules.
 from alignment.rules import lanes as _lane_rules  # noqa: F401
 from alignment.rules import references as _reference_rules  # noqa: F401
+from alignment.rules import requires as _requirement_rules  # noqa: F401
 from alignment.rules import sync as _sync_rules  # noqa: F401
 from alignment.rules.base import (
     NOTHING_MORE,
