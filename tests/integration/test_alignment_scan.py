@@ -132,3 +132,43 @@ def test_the_policys_severity_rules_rank_alignment_findings(
 
     alignment = findings(shop_policy)["Deployment", "web", FindingType.ALIGNMENT]
     assert (alignment.rule, alignment.severity) == ("refs.configmap", "low")
+
+
+def test_a_rule_broken_in_git_first_is_its_own_finding_until_the_cluster_runs_it(
+    devcluster, shop_repo, shop_policy, scanner_cluster, kube_namespace
+):
+    ns = kube_namespace
+    apply_shop(devcluster, shop_repo, ns)
+    shop = shop_repo.path / "k8s" / "shop.yaml"
+    shop.write_text(
+        shop.read_text().replace(
+            "        env:\n        - {name: MODE, value: production}",
+            "        envFrom:\n        - configMapRef: {name: flags}\n"
+            "        env:\n        - {name: MODE, value: production}",
+            1,
+        )
+    )
+    shop_repo.commit("web reads its flags from a ConfigMap nobody created")
+
+    scan(shop_policy, scanner_cluster)
+
+    (in_git,) = shop_policy.findings.open().filter(type=FindingType.ALIGNMENT)
+    assert (in_git.rule, in_git.name, in_git.diff["state"]) == ("refs.configmap", "web", "desired")
+    assert in_git.diff["message"] == (
+        f"Git declares it: Deployment.apps {ns}/web names ConfigMap flags, which does not "
+        f"exist in namespace {ns}"
+    )
+    assert in_git.source == "k8s/shop.yaml:3"
+
+    # Deployed as it is: the cluster runs the violation; one finding says so, the Git one ends.
+    apply_shop(devcluster, shop_repo, ns)
+    scan(shop_policy, scanner_cluster)
+
+    (live,) = shop_policy.findings.open().filter(type=FindingType.ALIGNMENT)
+    assert (live.rule, live.diff["state"]) == ("refs.configmap", "live") and live.pk != in_git.pk
+    in_git.refresh_from_db()
+    assert in_git.status == FindingStatus.RESOLVED
+
+    devcluster.kubectl("create", "configmap", "flags", "-n", ns, "--from-literal=beta=on")
+    scan(shop_policy, scanner_cluster)
+    assert not shop_policy.findings.open().filter(type=FindingType.ALIGNMENT).exists()
