@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,13 @@ def say(text: str) -> None:
     print(f"demo: {text}", flush=True)
 
 
-def kubectl(cluster: str, *args: str, env: dict[str, str] | None = None) -> None:
+def kubectl(
+    cluster: str, *args: str, env: dict[str, str] | None = None, user: str = "admin"
+) -> None:
     import os
 
     done = subprocess.run(
-        [DEVCLUSTER, "kubectl", "--name", cluster, "--", *args],
+        [DEVCLUSTER, "kubectl", "--name", cluster, "--user", user, "--", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -275,6 +278,48 @@ def remediations() -> None:
     services.approve(waiting.pk, admin, "Nobody asked for this access")
 
 
+def take_audit_feeds() -> None:
+    """Accept the tokens east's and west's audit webhooks present (kept by devcluster)."""
+    from alignment import audit_feed
+    from drift.models import Cluster
+
+    for cluster in Cluster.objects.filter(name__in=["east", "west"]):
+        found = subprocess.run(
+            [DEVCLUSTER, "audit-token", "--name", cluster.name],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        audit_feed.adopt_token(cluster, Path(found.stdout.strip()).read_text(), "system:demo")
+
+
+def after_start(host: str, port: int) -> None:
+    """Once the feed listener answers (it takes the audit feed): alice edits a Deployment of
+    the controlled lane on east with `kubectl edit`. The audit feed names her, and the
+    watcher raises `lane.deployer` seconds later (or the next scan does). Once per story."""
+    import socket
+    import time
+
+    marker = Path(settings.VAR_DIR) / "demo-audited"
+    if marker.exists():
+        return
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            probe.settimeout(1)
+            if probe.connect_ex((host, port)) == 0:
+                break
+        time.sleep(1)
+    else:
+        return
+    time.sleep(10)  # the watcher has opened its watches meanwhile
+    kubectl("east", "edit", "-n", NAMESPACE, "deployment/paymentservice", user="alice",
+            env={"KUBE_EDITOR": 'sed -i s/"50051"/"50052"/'})  # fmt: skip
+    say("alice edited paymentservice on east by hand (outside the controlled lane's "
+        "deployers): see /alignment/")  # fmt: skip
+    marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
 def history(days: int = 30) -> int:
     """Thirty days of daily rollups, marked as generated for the demo (never measured)."""
     import demo_history  # scripts/demo_history.py, next to this file
@@ -297,7 +342,7 @@ def demo_repositories() -> Path:
     return directory
 
 
-def seed() -> None:
+def seed(audit_url: Callable[[str], str]) -> None:
     """The whole story, once: later starts keep what is there (and what you did)."""
     from drift import declarative
     from drift.models import Cluster, DriftPolicy
@@ -305,9 +350,15 @@ def seed() -> None:
 
     # Every run, not only the first: after a restart of the machine the story needs west
     # as much as east (scripts/demo starts east).
-    subprocess.run([DEVCLUSTER, "start", "--name", "west"], check=True)
+    # west's feed goes to the same listener, whose certificate east's CA signed.
+    east_tls = subprocess.run([DEVCLUSTER, "audit-tls", "--name", "east"], check=True,
+                              capture_output=True, text=True).stdout.split()  # fmt: skip
+    east_ca = str(Path(east_tls[0]).with_name("ca.crt"))
+    subprocess.run([DEVCLUSTER, "start", "--name", "west", "--audit-url", audit_url("west"),
+                    "--audit-ca", east_ca], check=True)  # fmt: skip
     marker = Path(settings.VAR_DIR) / "demo-seeded"
     if marker.exists() and Cluster.objects.filter(name="west").exists():
+        take_audit_feeds()
         say("demo data already in place (delete var/ to start over)")
         return
     say("creating the shop's Git repository and deploying it to east and west")
@@ -322,6 +373,10 @@ def seed() -> None:
         kubectl(cluster, "apply", "-n", NAMESPACE, "-R", "-f", str(repository / "k8s"))
     say("registering lanes, clusters, the Git source and two policies")
     declarative.apply(configuration(repository), "system:demo")
+    take_audit_feeds()
+    # alice may edit the shop on east (RBAC), though she is not the lane's deployer.
+    kubectl("east", "create", "rolebinding", "shop-editors", "--clusterrole=edit",
+            "--user=alice", "-n", NAMESPACE)  # fmt: skip
     say("editing live objects the way people do, then scanning")
     live_edits()
     for policy in DriftPolicy.objects.all():
