@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from alignment import lane_status
 from dashboard import charts
 from dashboard.views import present, tallies
 from dashboard.views.base import dashboard
@@ -77,10 +78,12 @@ def lane_list(request: HttpRequest) -> HttpResponse:
     lanes = list(Lane.objects.prefetch_related("clusters").order_by("name"))
     scores = analytics.scores(RollupScope.LANE)
     healths = health.fleet()
+    required = lane_status.requirements(lanes)
     context = {
         "rows": [
             {
                 "lane": lane,
+                "requires": required.get(lane.pk, []),
                 "stale": any(
                     healths[c.name].stale for c in lane.clusters.all() if c.name in healths
                 ),
