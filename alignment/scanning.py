@@ -19,7 +19,6 @@ from drift import kube
 from drift.engine.normalize import ObjectKey
 from drift.engine.policy import EnginePolicy
 from drift.models import Cluster, FindingType, Lane
-from drift.services import desired
 from drift.services.ledger import Observation
 from drift.services.scanning import Reading
 
@@ -44,11 +43,12 @@ def observe(reading: Reading) -> list[Observation]:
         only=guardrails.elsewhere,
     )
     found += guarded.violations(live, lanes, every_lane)
-    observations = [_observation(v, reading.state, reading.rules) for v in found]
+    sources = {key: obj.source for key, obj in reading.state.objects.items()}
+    observations = [observation(v, sources.get(v.key, ""), reading.rules) for v in found]
     held = {(v.rule, v.key) for v in found}
     for violation in _desired_violations(reading, known, lanes, every_lane):
         if (violation.rule, violation.key) not in held:
-            observations.append(_observation(violation, reading.state, reading.rules, True))
+            observations.append(observation(violation, sources[violation.key], reading.rules, True))
     guarded.mark(live)
     return observations
 
@@ -138,13 +138,10 @@ def lane_specs(lanes: Iterable[Lane]) -> tuple[rules.LaneSpec, ...]:
     )
 
 
-def _observation(
-    violation: rules.Violation,
-    state: desired.DesiredState,
-    policy: EnginePolicy,
-    in_git: bool = False,
+def observation(
+    violation: rules.Violation, source: str, policy: EnginePolicy, in_git: bool = False
 ) -> Observation:
-    declared = state.objects.get(violation.key)
+    """The violation for the ledger; ``source`` is the Git file declaring the object."""
     message = f"Git declares it: {violation.message}" if in_git else violation.message
     found: dict[str, Any] = {
         "paths": [e.path for e in violation.evidence[:1] if e.path],
@@ -158,7 +155,7 @@ def _observation(
         type=FindingType.ALIGNMENT,
         severity=policy.alignment_level(violation.key, violation.rule) or violation.severity,
         diff=found,
-        source=declared.source if declared else "",
+        source=source,
         rule=violation.rule,
         in_git=in_git,
     )

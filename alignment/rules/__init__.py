@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 # Importing a rule module registers its rules.
+from alignment.rules import deployers as _deployer_rules  # noqa: F401
 from alignment.rules import lanes as _lane_rules  # noqa: F401
 from alignment.rules import references as _reference_rules  # noqa: F401
 from alignment.rules import requires as _requirement_rules  # noqa: F401
