@@ -115,6 +115,8 @@ def lanes_and_clusters() -> list[dict[str, Any]]:
                     "ghcr.io/stefanprodan/",
                     "docker.io/library/",
                 ],
+                # The guardrails its namespaces must carry (the shop's deny-all holds it).
+                "requires": {"defaultDenyNetworkPolicy": True},
             },
         ),
         document(
@@ -233,8 +235,9 @@ def live_edits() -> None:
 
 
 def misalignments() -> None:
-    """A reference that does not resolve, and the fast lane reading production's database
-    password: the alignment rules' part of the story."""
+    """A reference that does not resolve, the fast lane reading production's database
+    password, and production's default-deny NetworkPolicy deleted "to debug a timeout":
+    the alignment rules' part of the story."""
     kubectl(
         "east",
         "patch",
@@ -250,6 +253,7 @@ def misalignments() -> None:
     kubectl(
         "west", "set", "env", "-n", NAMESPACE, "deployment/currencyservice", "--from=secret/shop-db"
     )
+    kubectl("east", "delete", "-n", NAMESPACE, "networkpolicy/deny-all")
 
 
 def remediations() -> None:
