@@ -68,7 +68,7 @@ def _allowance(
 ) -> Iterator[Violation]:
     for key, obj in objects.items():
         lane = _lane(reach, key)
-        if lane is None:
+        if lane is None or pods.judged_on_its_owner(obj):
             continue
         allowed = getattr(lane, field)
         for reference in _uses(key, obj, kind):
@@ -152,7 +152,7 @@ def registry(objects: Objects, reach: Reach) -> Iterator[Violation]:
     for key, obj in objects.items():
         lane = _lane(reach, key)
         found = pods.template(key, obj)
-        if lane is None or not lane.registries or found is None:
+        if lane is None or not lane.registries or found is None or pods.judged_on_its_owner(obj):
             continue
         spec = found[1].get("spec") or {}
         for group in pods.CONTAINER_LISTS:

@@ -47,6 +47,21 @@ def template(key: ObjectKey, obj: Mapping[str, Any]) -> tuple[str, Mapping[str, 
     return (pointer, found) if isinstance(found, Mapping) else None
 
 
+def judged_on_its_owner(obj: Mapping[str, Any]) -> bool:
+    """Whether a workload controller made this object from its own template (a
+    Deployment's ReplicaSets, a CronJob's Jobs, a ReplicaSet's Pods): what the template
+    names is the owner's to answer for, and is judged there. The copies also outlive a
+    fix: a Deployment keeps its old ReplicaSets, scaled to zero, with the template as it
+    was."""
+    for owner in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if not isinstance(owner, Mapping) or not owner.get("controller"):
+            continue
+        group = str(owner.get("apiVersion", "")).rpartition("/")[0]
+        if (group, owner.get("kind")) in TEMPLATES:
+            return True
+    return False
+
+
 def template_labels(key: ObjectKey, obj: Mapping[str, Any]) -> Mapping[str, str] | None:
     found = template(key, obj)
     if found is None:

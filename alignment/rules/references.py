@@ -55,6 +55,8 @@ def _pod_references(objects: Objects, reach: Reach, kind: str) -> Iterator[Viola
     if not reach.kind("", kind):
         return
     for key, obj in objects.items():
+        if pods.judged_on_its_owner(obj):
+            continue
         for reference in pods.references(key, obj):
             target = ObjectKey("", reference.kind, key.namespace, reference.name)
             missing = target not in objects and reach.holds(target)

@@ -36,7 +36,8 @@ class Resource:
 
 @dataclass
 class Discovery:
-    """What the server serves: resources by (apiVersion, kind), preferred versions by group."""
+    """What the server serves: resources by (apiVersion, kind), and each kind in its
+    group's preferred version (or, where that version lacks it, in the newest serving it)."""
 
     resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
     preferred: dict[tuple[str, str], Resource] = field(default_factory=dict)  # (group, kind)
@@ -95,6 +96,10 @@ class Discovering(Transport):
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(read, group_versions))
+        # A kind its group's preferred version does not serve (CronJob is batch/v1beta1
+        # only on 1.20, while batch prefers v1) is preferred in the first other version
+        # that serves it, the server listing the newest first, as kubectl api-resources does.
+        others: dict[tuple[str, str], Resource] = {}
         for (group, version, preferred), answer in answers:
             group_version = f"{group}/{version}" if group else version
             if isinstance(answer, KubeError):
@@ -114,4 +119,8 @@ class Discovering(Transport):
                 discovery.resources[(resource.api_version, resource.kind)] = resource
                 if preferred:
                     discovery.preferred[(group, resource.kind)] = resource
+                else:
+                    others.setdefault((group, resource.kind), resource)
+        for key, resource in others.items():
+            discovery.preferred.setdefault(key, resource)
         return discovery
