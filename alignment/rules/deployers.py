@@ -15,6 +15,9 @@ from alignment.rules.base import Evidence, LaneSpec, Objects, Reach, Violation, 
 
 # managedFields times have whole seconds; the audit's are exact: this close, the same write.
 SAME_WRITE = timedelta(seconds=1)
+# Field managers of the control plane: they update status in the same second as a user's
+# write (before 1.22, managedFields do not say which subresource an entry is for).
+CONTROLLERS = frozenset({"kube-controller-manager", "kube-scheduler", "kubelet"})
 
 
 @rule(
@@ -61,13 +64,18 @@ def describe(write: Write, obj: Mapping[str, Any]) -> str:
 
 
 def manager_at(obj: Mapping[str, Any], at: datetime) -> str:
-    """The field manager whose managedFields entry was written with this write, if any."""
+    """The field manager whose managedFields entry was written with this write, if any:
+    the closest in time, never a controller's status update of the same second."""
     entries = (obj.get("metadata") or {}).get("managedFields") or []
+    near: list[tuple[timedelta, str]] = []
     for entry in entries:
+        manager = str((entry or {}).get("manager", ""))
         stamped = _parse_time(str((entry or {}).get("time", "")))
-        if stamped is not None and abs(stamped - at) <= SAME_WRITE:
-            return str(entry.get("manager", ""))
-    return ""
+        if entry.get("subresource") == "status" or manager in CONTROLLERS or stamped is None:
+            continue
+        if abs(stamped - at) <= SAME_WRITE:
+            near.append((abs(stamped - at), manager))
+    return min(near)[1] if near else ""
 
 
 def _since_last_deployer(

@@ -89,3 +89,12 @@ def test_without_writes_or_outside_any_lane_nothing_is_judged() -> None:
     foreign = WEB.replace("namespace: shop", "namespace: tools")
     (key, obj), = objects(foreign).items()  # fmt: skip
     assert deployer_findings({key: obj}, rules.Write("alice", "patch", T0)) == []
+
+
+def test_the_tool_named_is_the_users_not_a_controllers_status_update_that_second() -> None:
+    objs = web_with_managers(("kube-controller-manager", T0.replace(microsecond=0)),
+                             ("kubectl-edit", T0.replace(microsecond=0)))  # fmt: skip
+
+    found = deployer_findings(objs, rules.Write("alice", "patch", T0))
+
+    assert "changed by alice (patch through kubectl-edit, " in found[0].message

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from drift import kube
+from drift.engine.normalize import REVISION_ANNOTATION
 from drift.models import FindingStatus
 from remediation import services
 from remediation.models import RemediationRequest, RequestStatus, StepStatus
@@ -23,6 +24,8 @@ pytestmark = [pytest.mark.kube, pytest.mark.django_db]
 # Server-written metadata the comparison leaves out: the Deployment controller counts
 # template revisions, and a sync back to Git's template is a new revision.
 SERVER_ANNOTATIONS = ("deployment.kubernetes.io/revision",)
+# What a sync adds on purpose: the commit it applied (sync.lagging reads it); checked apart.
+STAMPED = (REVISION_ANNOTATION,)
 
 
 def declared() -> list[dict[str, Any]]:
@@ -97,7 +100,7 @@ def snapshot(admin: kube.Kube, namespace: str, documents: list[dict[str, Any]]) 
         metadata = obj["metadata"]
         annotations = {
             k: v for k, v in (metadata.get("annotations") or {}).items()
-            if k not in SERVER_ANNOTATIONS
+            if k not in SERVER_ANNOTATIONS + STAMPED
         }  # fmt: skip
         if (doc["kind"], doc["metadata"]["name"]) in autoscaled:
             obj["spec"].pop("replicas")  # the autoscaler's, which moves it when it likes
@@ -151,3 +154,6 @@ def test_the_whole_corpus_is_synced_back_from_realistic_live_edits(
     after = snapshot(admin, kube_namespace, documents)
     changed = {key for key in before if before[key] != after[key]}
     assert changed == set(), {key: (before[key], after[key]) for key in changed}
+    head = shop_repo.git("rev-parse", "HEAD")
+    web = admin.get(admin.discover().find("apps/v1", "Deployment"), kube_namespace, "web")
+    assert web is not None and web["metadata"]["annotations"][REVISION_ANNOTATION] == head
