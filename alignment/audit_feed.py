@@ -59,6 +59,7 @@ CONTROL_PLANE = (
 # Writes kept per object for the rules and attribution: the latest ones.
 PER_OBJECT = 20
 NAMES_PER_QUERY = 1000
+ALL_AT_ONCE = 20_000  # a cluster's recent writes read in one query up to this many
 
 
 class BadBatch(DomainError):
@@ -201,12 +202,16 @@ def writes(
         return {}
     since = timezone.now() - timedelta(days=settings.KUBE_WRITES_RETENTION_DAYS)
     found: dict[ObjectKey, list[Write]] = {}
-    names = sorted({name for (_, _, _, name) in wanted})
-    # By name, in chunks: the (cluster, resource, namespace, name) index answers each.
-    for start in range(0, len(names), NAMES_PER_QUERY):
-        rows = KubeWrite.objects.filter(
-            cluster=cluster, at__gte=since, name__in=names[start : start + NAMES_PER_QUERY]
-        )
+    recent = KubeWrite.objects.filter(cluster=cluster, at__gte=since)
+    if recent.count() <= ALL_AT_ONCE:
+        batches = [recent]  # fewer writes than objects, typically: one query for all
+    else:  # by name, in chunks: the (cluster, resource, namespace, name) index answers each
+        names = sorted({name for (_, _, _, name) in wanted})
+        batches = [
+            recent.filter(name__in=names[start : start + NAMES_PER_QUERY])
+            for start in range(0, len(names), NAMES_PER_QUERY)
+        ]
+    for rows in batches:
         for row in rows.order_by("at", "id").iterator():
             owner = wanted.get((row.api_group, row.resource, row.namespace, row.name))
             if owner is not None:

@@ -112,14 +112,36 @@ def _desired_violations(
 ) -> list[rules.Violation]:
     """The rules on what the cluster would hold once Git's objects are applied: Git's
     versions over the live objects (what Git does not manage stays as it is). Only Git's
-    objects are judged; rules that need writes or the head judge what runs, not this."""
+    objects are judged; rules that need writes or the head judge what runs, not this.
+    When nothing Git declares differs from what runs (no drift, nothing missing), Git's
+    side is what runs, judged already: the common steady state costs nothing more."""
     declared = reading.state.objects
-    if not declared:
+    differs = {o.key for o in reading.drift if o.key in declared}
+    if not differs:
         return []
     after: dict[ObjectKey, Mapping[str, Any]] = dict(reading.live.objects)
     after.update({key: obj.manifest for key, obj in declared.items()})
-    found = rules.evaluate(after, known, lanes, every_lane=every_lane)
+    # What differs, and what in its namespaces may refer to it (by selector or by name).
+    namespaces = {key.namespace for key in differs}
+    referrers = {key for key in declared if key.namespace in namespaces and key.kind in REFERRERS}
+    judge = frozenset(differs | referrers)
+    found = rules.evaluate(after, known, lanes, every_lane=every_lane, judge=judge)
     return [v for v in found if v.key in declared]
+
+
+# Kinds whose verdict depends on other objects of their namespace: a change to those in
+# Git may break them though they do not change themselves.
+REFERRERS = frozenset(
+    {
+        "Service",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "RoleBinding",
+        "ClusterRoleBinding",
+    }
+)
 
 
 def lane_specs(lanes: Iterable[Lane]) -> tuple[rules.LaneSpec, ...]:

@@ -114,6 +114,10 @@ class Reach:
     # any lane's Secrets, accounts and identities are that lane's on every cluster).
     every_lane: tuple[LaneSpec, ...] = ()
     circumstances: Circumstances = NOTHING_MORE
+    owners: dict[str, list[LaneSpec]] = field(default_factory=dict, compare=False, repr=False)
+    # The objects to judge (None: all): the others are there to be referred to. Git's side
+    # of a scan judges only what differs from what runs, and what may refer to it.
+    judge: frozenset[ObjectKey] | None = None
 
     @classmethod
     def of(
@@ -129,8 +133,18 @@ class Reach:
         return cls(kinds, namespaces, lanes, default_lane, every_lane or lanes, circumstances)
 
     def lanes_of(self, namespace: str) -> list[LaneSpec]:
-        owners = [lane for lane in self.lanes if lane.owns(namespace)]
-        return owners or ([self.default_lane] if self.default_lane else [])
+        found = self.owners.get(namespace)
+        if found is None:  # globs matched once per namespace, not once per object and rule
+            owners = [lane for lane in self.lanes if lane.owns(namespace)]
+            found = owners or ([self.default_lane] if self.default_lane else [])
+            self.owners[namespace] = found
+        return found
+
+    def judged(self, objects: Objects) -> Iterable[tuple[ObjectKey, Mapping[str, Any]]]:
+        """The objects whose violations this evaluation reports, each with its body."""
+        if self.judge is None:
+            return objects.items()
+        return ((key, objects[key]) for key in self.judge if key in objects)
 
     def kind(self, group: str, kind: str) -> bool:
         return self.kinds(group, kind)

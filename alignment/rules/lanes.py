@@ -66,7 +66,10 @@ def _other_owner(reach: Reach, lane: LaneSpec, name: str, field: str) -> LaneSpe
 def _allowance(
     objects: Objects, reach: Reach, rule_id: str, kind: str, field: str
 ) -> Iterator[Violation]:
-    for key, obj in objects.items():
+    lanes = (*reach.lanes, *reach.every_lane, *([reach.default_lane] if reach.default_lane else []))
+    if not any(getattr(lane, field) for lane in lanes):
+        return  # no lane lists any: nothing to break (and no templates to walk)
+    for key, obj in reach.judged(objects):
         lane = _lane(reach, key)
         if lane is None or pods.judged_on_its_owner(obj):
             continue
@@ -149,7 +152,7 @@ def image_reference(image: str) -> str:
     local=True,
 )
 def registry(objects: Objects, reach: Reach) -> Iterator[Violation]:
-    for key, obj in objects.items():
+    for key, obj in reach.judged(objects):
         lane = _lane(reach, key)
         found = pods.template(key, obj)
         if lane is None or not lane.registries or found is None or pods.judged_on_its_owner(obj):
@@ -179,7 +182,7 @@ def registry(objects: Objects, reach: Reach) -> Iterator[Violation]:
     local=True,
 )
 def binding(objects: Objects, reach: Reach) -> Iterator[Violation]:
-    for key, obj in objects.items():
+    for key, obj in reach.judged(objects):
         lane = _lane(reach, key)
         if key.group != RBAC or key.kind != "RoleBinding" or lane is None:
             continue

@@ -4,6 +4,8 @@ ConfigMaps, Secrets, ServiceAccounts and claims a pod spec names, and label sele
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,8 +72,37 @@ def template_labels(key: ObjectKey, obj: Mapping[str, Any]) -> Mapping[str, str]
     return labels if isinstance(labels, Mapping) else {}
 
 
+# Within one evaluation, each object's references are walked once, whatever number of
+# rules asks (the reference and lane rules all do). Each entry holds its object, so no
+# other object can take its id while the evaluation lasts.
+_WALKED: ContextVar[dict[int, tuple[Mapping[str, Any], tuple[Reference, ...]]] | None] = ContextVar(
+    "alignment_pod_references", default=None
+)
+
+
+@contextmanager
+def walked_once() -> Iterator[None]:
+    """Remember what pod specs name for the duration of one evaluation."""
+    token = _WALKED.set({})
+    try:
+        yield
+    finally:
+        _WALKED.reset(token)
+
+
 def references(key: ObjectKey, obj: Mapping[str, Any]) -> Iterator[Reference]:
     """What the workload's pod spec names, with where it names it."""
+    memo = _WALKED.get()
+    if memo is None:
+        return _references(key, obj)
+    held = memo.get(id(obj))
+    if held is None or held[0] is not obj:
+        held = (obj, tuple(_references(key, obj)))
+        memo[id(obj)] = held
+    return iter(held[1])
+
+
+def _references(key: ObjectKey, obj: Mapping[str, Any]) -> Iterator[Reference]:
     found = template(key, obj)
     if found is None:
         return

@@ -54,7 +54,7 @@ def _missing(
 def _pod_references(objects: Objects, reach: Reach, kind: str) -> Iterator[Violation]:
     if not reach.kind("", kind):
         return
-    for key, obj in objects.items():
+    for key, obj in reach.judged(objects):
         if pods.judged_on_its_owner(obj):
             continue
         for reference in pods.references(key, obj):
@@ -102,7 +102,7 @@ def service_selector(objects: Objects, reach: Reach) -> Iterator[Violation]:
     if not _workloads_known(reach):
         return
     labels = _labels_by_namespace(objects)
-    for key, obj in objects.items():
+    for key, obj in reach.judged(objects):
         spec = obj.get("spec") or {}
         selector = spec.get("selector")
         if key.kind != "Service" or key.group or not selector or spec.get("type") == "ExternalName":
@@ -151,7 +151,7 @@ def _backends(spec: Mapping[str, Any]) -> Iterator[tuple[str, Any, str]]:
 def ingress_backend(objects: Objects, reach: Reach) -> Iterator[Violation]:
     if not reach.kind("", "Service"):
         return
-    for key, obj in objects.items():
+    for key, obj in reach.judged(objects):
         if key.kind != "Ingress":
             continue
         for name, port, pointer in _backends(obj.get("spec") or {}):
@@ -187,7 +187,7 @@ def _has_port(service: Mapping[str, Any], port: Any) -> bool:
     FailedGetScale. Fix spec.scaleTargetRef, or delete the autoscaler with its workload.""",
 )
 def hpa_target(objects: Objects, reach: Reach) -> Iterator[Violation]:
-    for key, obj in objects.items():
+    for key, obj in reach.judged(objects):
         if key.kind != "HorizontalPodAutoscaler":
             continue
         ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
@@ -208,7 +208,7 @@ def hpa_target(objects: Objects, reach: Reach) -> Iterator[Violation]:
     role in Git.""",
 )
 def role_ref(objects: Objects, reach: Reach) -> Iterator[Violation]:
-    for key, obj in objects.items():
+    for key, obj in reach.judged(objects):
         if key.group != RBAC or key.kind not in ("RoleBinding", "ClusterRoleBinding"):
             continue
         ref = obj.get("roleRef") or {}
@@ -228,7 +228,7 @@ def role_ref(objects: Objects, reach: Reach) -> Iterator[Violation]:
     grants a future account of that name. Remove the subject or create the account.""",
 )
 def subject(objects: Objects, reach: Reach) -> Iterator[Violation]:
-    for key, obj in objects.items():
+    for key, obj in reach.judged(objects):
         if key.group != RBAC or key.kind not in ("RoleBinding", "ClusterRoleBinding"):
             continue
         for index, entry in enumerate(obj.get("subjects") or []):
@@ -251,7 +251,7 @@ def selects_nothing(objects: Objects, reach: Reach) -> Iterator[Violation]:
     if not _workloads_known(reach):
         return
     labels = _labels_by_namespace(objects)
-    for key, obj in objects.items():
+    for key, obj in reach.judged(objects):
         spec = obj.get("spec") or {}
         if key.kind == "PodDisruptionBudget":
             selector, pointer = spec.get("selector"), "/spec/selector"
