@@ -12,7 +12,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from alignment import rules, scanning, trends
-from drift.models import Cluster, Finding, FindingStatus, FindingType
+from drift.models import OWNING_NAMESPACE, Cluster, Finding, FindingStatus, FindingType
 
 RECENT = timedelta(days=7)
 
@@ -54,8 +54,9 @@ def rule_states(
     # Counted as every page counts open drift: open and acknowledged (suppressed is accepted).
     grouped = (
         aligned.filter(status__in=[FindingStatus.OPEN, FindingStatus.ACKNOWLEDGED])
+        .annotate(owning_namespace=OWNING_NAMESPACE)
         .order_by()
-        .values_list("rule", "cluster__name", "namespace")
+        .values_list("rule", "cluster__name", "owning_namespace")
         .annotate(n=Count("*"))
     )
 
@@ -110,8 +111,9 @@ def _recent(
     ):
         counted = (
             aligned.filter(**{f"{moment}__gte": since})
+            .annotate(owning_namespace=OWNING_NAMESPACE)
             .order_by()
-            .values_list("rule", "cluster__name", "namespace")
+            .values_list("rule", "cluster__name", "owning_namespace")
             .annotate(n=Count("*"))
         )
         for rule_id, cluster_name, namespace, n in counted:

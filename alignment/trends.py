@@ -19,7 +19,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from drift.models import Finding
+from drift.models import OWNING_NAMESPACE, Finding
 
 DAYS = 30
 WEEK = 7
@@ -103,7 +103,8 @@ def _midnight(day: date) -> datetime:
 
 
 def _grouped(findings: QuerySet[Finding], moment: str | None = None) -> QuerySet[Finding]:
-    columns = ["rule", "cluster__name", "namespace"]
+    columns = ["rule", "cluster__name", "owning_namespace"]
+    findings = findings.annotate(owning_namespace=OWNING_NAMESPACE)
     if moment:
         findings = findings.annotate(day=TruncDate(moment))
         columns.append("day")

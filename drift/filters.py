@@ -101,9 +101,13 @@ class FindingFilter(django_filters.FilterSet):
             return found
         exact = [g for g in globs if not any(c in g for c in "*?[")]
         wild = [g for g in globs if g not in exact]
-        owned = Q(namespace__in=exact)
+        # A finding about a Namespace itself (what a lane requires) is its lane's too.
+        owned = Q(namespace__in=exact) | Q(kind="Namespace", api_group="", name__in=exact)
         if wild:
-            owned |= Q(namespace__regex=glob_pattern(wild))
+            pattern = glob_pattern(wild)
+            owned |= Q(namespace__regex=pattern) | Q(
+                kind="Namespace", api_group="", name__regex=pattern
+            )
         return found.filter(owned)
 
     def filter_min_severity(

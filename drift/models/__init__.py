@@ -9,7 +9,7 @@ from drift.models.choices import (
     UndeclaredFields,
 )
 from drift.models.clusters import Cluster, Lane
-from drift.models.findings import Finding
+from drift.models.findings import OWNING_NAMESPACE, Finding
 from drift.models.policies import DriftPolicy
 from drift.models.rollups import DailyRollup, RollupScope
 from drift.models.scans import Scan
@@ -19,6 +19,7 @@ from drift.models.sources import GitSource
 from drift.models.summaries import StoredSummary
 
 __all__ = [
+    "OWNING_NAMESPACE",
     "Cluster",
     "DailyRollup",
     "DriftPolicy",

@@ -16,6 +16,14 @@ from drift.models.policies import DriftPolicy
 from drift.models.scans import Scan
 from drift.models.sightings import ScopeSighting
 
+# The namespace whose lane a finding belongs to: its object's, or, for a finding about a
+# Namespace itself (what a lane requires of it), the Namespace's own name.
+OWNING_NAMESPACE = models.Case(
+    models.When(kind="Namespace", api_group="", then=models.F("name")),
+    default=models.F("namespace"),
+    output_field=models.CharField(),
+)
+
 
 def fingerprint(
     cluster_id: int,

@@ -189,3 +189,24 @@ def test_the_schema_documents_both_endpoints(client_for: Any, viewer: Any) -> No
     one = schema["paths"]["/api/v1/alignment/rules/{rule_id}/"]["get"]
     assert {p["name"] for p in listed["parameters"]} >= {"cluster", "lane"}
     assert "404" in one["responses"] and listed["tags"] == ["alignment"]
+
+
+def test_a_finding_on_a_namespace_itself_belongs_to_the_lane_owning_it(
+    client_for: Any, viewer: Any, fleet: Any
+) -> None:
+    """What a lane requires is reported on the Namespace object (cluster-scoped: its own
+    namespace column is empty); its lane is the one owning the namespace it names."""
+    east = fleet["shop_web"].cluster
+    missing = AlignmentFindingFactory(
+        cluster=east, api_group="", kind="Namespace", namespace="", name="shop",
+        rule="policy.default-deny",
+    )  # fmt: skip
+    client = client_for(viewer)
+
+    rule = client.get(f"{RULES_URL}policy.default-deny/").json()
+    listed = client.get("/api/v1/findings/", {"lane": "controlled", "kind": "Namespace"}).json()
+
+    assert rule["lanes"] == {"controlled": 1}
+    assert [f["id"] for f in listed["results"]] == [missing.pk]
+    fast = client.get("/api/v1/findings/", {"lane": "fast", "kind": "Namespace"}).json()
+    assert fast["results"] == []
