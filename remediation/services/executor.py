@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -65,15 +66,16 @@ def execute(request_id: int) -> RemediationRequest | None:
         and not is_open(request.policy.change_windows, now)
     ):
         return None  # waits for its change window; resume_due sends it when it opens
-    if not _claim(request_id, now):
-        return None
-    request.refresh_from_db()
-    audit.record(
-        "system:remediation",
-        "remediation.started" if request.executions == 1 else "remediation.resumed",
-        request,
-        {"execution": request.executions},
-    )
+    with transaction.atomic():  # claimed and audited together, or neither
+        if not _claim(request_id, now):
+            return None
+        request.refresh_from_db()
+        audit.record(
+            "system:remediation",
+            "remediation.started" if request.executions == 1 else "remediation.resumed",
+            request,
+            {"execution": request.executions},
+        )
     try:
         _Execution(request).run()
     except (kube.KubeError, PlanError) as error:
@@ -238,22 +240,25 @@ class _Execution:
             result["note"] = note
         if error:
             result["error"] = error
-        RemediationStep.objects.filter(pk=step.pk).update(
-            status=status,
-            result=result,
-            applied_at=timezone.now() if status == StepStatus.APPLIED else None,
-        )
+        # One transaction: a worker killed between the two would leave a step applied that
+        # the audit trail never mentions.
+        with transaction.atomic():
+            RemediationStep.objects.filter(pk=step.pk).update(
+                status=status,
+                result=result,
+                applied_at=timezone.now() if status == StepStatus.APPLIED else None,
+            )
+            audit.record(
+                "system:remediation",
+                f"remediation.step_{status}",
+                self.request,
+                {
+                    "step": step.position,
+                    "object": f"{step.kind} {step.namespace}/{step.name}",
+                    **result,
+                },
+            )
         step.status = status
-        audit.record(
-            "system:remediation",
-            f"remediation.step_{status}",
-            self.request,
-            {
-                "step": step.position,
-                "object": f"{step.kind} {step.namespace}/{step.name}",
-                **result,
-            },
-        )
 
     def renew_lease(self) -> bool:
         return bool(
