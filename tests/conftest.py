@@ -8,7 +8,7 @@ from django.db import connection
 
 from tests.factories import UserFactory
 
-pytest_plugins = ["tests.celery_worker", "tests.plugins.devcluster"]
+pytest_plugins = ["tests.celery_worker", "tests.plugins.devcluster", "tests.plugins.registry"]
 
 
 @pytest.fixture(scope="session", autouse=True)
