@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 import uuid
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from alignment.registry import Registry
+from alignment.registry import OCI_INDEX, Registry
 from tests.plugins.registry import OciRegistry, launch, make_ca
 
 USER, PASSWORD = "puller", "correct horse"
@@ -174,13 +175,24 @@ def token_registry(
 @dataclass
 class Front:
     """Plain HTTP in front of the test registry that answers ``failures`` (status codes,
-    with ``retry_after`` on 429) before passing requests on."""
+    with ``retry_after`` on 429) before passing requests on. With ``referrers_api`` it
+    serves the OCI 1.1 referrers API distribution 2.8 lacks, from the referrers tag
+    schema's index (an empty index where there is none), ignoring the artifactType filter
+    as the spec allows."""
 
     target: OciRegistry
     failures: list[int] = field(default_factory=list)
     retry_after: str = "1"
+    referrers_api: bool = False
     seen: list[tuple[float, str, int]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
     host: str = ""
+
+    def upstream_path(self, path: str) -> str:
+        match = re.match(r"^(/v2/.+)/referrers/sha256:([0-9a-f]{64})", path)
+        if self.referrers_api and match:
+            return f"{match[1]}/manifests/sha256-{match[2]}"
+        return path
 
 
 def _front_handler(front: Front, ca_file: Path) -> type[BaseHTTPRequestHandler]:
@@ -195,13 +207,18 @@ def _front_handler(front: Front, ca_file: Path) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            front.paths.append(self.path)
+            path = front.upstream_path(self.path)
             upstream = requests.request(
                 self.command,
-                f"https://{front.target.host}{self.path}",
+                f"https://{front.target.host}{path}",
                 headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
                 verify=str(ca_file),
                 timeout=10,
             )
+            if path != self.path and upstream.status_code == 404:
+                self._empty_index()
+                return
             front.seen.append((time.monotonic(), self.command, upstream.status_code))
             self.send_response(upstream.status_code)
             for name, value in upstream.headers.items():
@@ -211,6 +228,14 @@ def _front_handler(front: Front, ca_file: Path) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(upstream.content)
+
+        def _empty_index(self) -> None:
+            body = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})
+            self.send_response(200)
+            self.send_header("Content-Type", OCI_INDEX)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
 
         do_GET = do_HEAD = _answer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import quote
 
 import pytest
 
@@ -12,7 +13,9 @@ from alignment.registry import (
     BUNDLE_TYPE,
     OCI_INDEX,
     OCI_MANIFEST,
+    Access,
     NotFound,
+    Registry,
     RegistryError,
     digest_of,
 )
@@ -236,3 +239,22 @@ def test_access_never_shows_its_password(oci_registry: OciRegistry):
 
     assert "s3cret" not in repr(access)
     assert "puller" in repr(access)
+
+
+def test_a_registry_with_the_referrers_api_is_asked_there(oci_registry, front, repository):
+    host, ca = oci_registry.host, oci_registry.ca_pem
+    signed = oci.push_image(host, ca, repository, "1", content=b"api")
+    unsigned = oci.push_image(host, ca, repository, "2", content=b"none")
+    bundle = oci.sign(host, ca, repository, signed, oci.ecdsa_key(), scheme="bundle")
+    front.referrers_api = True
+    door = Registry(Access(host=front.host, insecure=True))
+
+    assert [d["digest"] for d in door.referrers(repository, signed, artifact_type=BUNDLE)] == [
+        bundle
+    ]
+    assert door.referrers(repository, unsigned) == []
+    # Its answers count, an empty one too: no second look under the tag schema's tag.
+    assert front.paths == [
+        f"/v2/{repository}/referrers/{signed}?artifactType={quote(BUNDLE, safe='')}",
+        f"/v2/{repository}/referrers/{unsigned}",
+    ]
