@@ -49,6 +49,7 @@ LANE_PATHS = {
     "spec.serviceAccounts": "service_accounts",
     "spec.secrets": "secrets",
     **{f"spec.requires.{key}": name for name, key in REQUIRES_FIELDS.items()},
+    "spec.requireDigest": "require_digest",
 }
 # The lane's one-per-line fields, and their document keys.
 LANE_LINES = {
@@ -277,14 +278,22 @@ class LaneForm(ConfigurationForm):
     no_cluster_admin = forms.BooleanField(
         required=False, label="cluster-admin never bound to its deployers"
     )
+    require_digest = forms.BooleanField(
+        required=False,
+        label="Images pinned by digest (name@sha256:...)",
+        help_text="Signers and provenance are set in the Lane document (drift apply, the API).",
+    )
 
     def __init__(self, *args: Any, lane: Lane | None = None, **kwargs: Any) -> None:
         super().__init__(*args, editing=lane.name if lane else "", **kwargs)
+        # The signers and provenance the form does not show are kept as they are.
+        self.supply = dict(lane.supply or {}) if lane is not None else {}
         if lane is not None and not self.is_bound:
             self.initial |= {
                 "description": lane.description,
                 **{name: "\n".join(getattr(lane, name)) for name in LANE_LINES},
                 **_requires_initial(lane.requires or {}),
+                "require_digest": bool(self.supply.get("requireDigest")),
             }
 
     def document(self) -> dict[str, Any]:
@@ -299,7 +308,8 @@ class LaneForm(ConfigurationForm):
             value = _lines(value or "") if name in REQUIRES_LINES else value
             if value:
                 requires[key] = value
-        return _document("Lane", self.object_name(), {**spec, "requires": requires})
+        supply = {**self.supply, "requireDigest": bool(data.get("require_digest"))}
+        return _document("Lane", self.object_name(), {**spec, "requires": requires, **supply})
 
 
 def _requires_initial(requires: dict[str, Any]) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class LaneSerializer(serializers.ModelSerializer[Lane]):
             "service_accounts",
             "secrets",
             "requires",
+            "supply",
             "clusters",
             "created_at",
             "updated_at",

@@ -72,6 +72,38 @@ _REQUIRES = _object(
         },
     }
 )
+_SIGNER = _object(
+    {
+        "name": {**_NAME, "description": "how findings name this signer"},
+        "key": {**_TEXT, "description": "a PEM public key: ECDSA P-256 or Ed25519"},
+        "keyless": _object(
+            {
+                "issuer": {**_TEXT, "description": "the OIDC issuer (https://...)"},
+                "subject": {**_TEXT, "description": "the certificate identity (SAN), exactly"},
+                "subjectPattern": {**_TEXT, "description": "a regular expression on the SAN"},
+            },
+            ("issuer",),
+        ),
+    },
+    ("name",),
+)
+_PROVENANCE = _object(
+    {
+        "required": {**_FLAG, "description": "an SLSA provenance attestation (v1 or v0.2)"},
+        "builders": {
+            "type": "array",
+            "items": _object(
+                {"id": _TEXT, "minLevel": {"type": "integer", "minimum": 0, "maximum": 4}},
+                ("id",),
+            ),
+            "description": "allowed builders; absent: any",
+        },
+        "sourceRepositories": {
+            **_ITEMS,
+            "description": "repositories images must be built from; absent: the Git source's",
+        },
+    }
+)
 LANE = _object(
     {
         "description": _TEXT,
@@ -80,6 +112,9 @@ LANE = _object(
             _ITEMS,
         ),
         "requires": {**_REQUIRES, "description": "the guardrails its namespaces must carry"},
+        "requireDigest": {**_FLAG, "description": "images pinned as name@sha256:..."},
+        "signers": {"type": "array", "items": _SIGNER, "description": "who may sign images"},
+        "provenance": _PROVENANCE,
     }
 )
 SOURCE = _object(

@@ -35,6 +35,7 @@ def lane(lane: Lane) -> dict[str, Any]:
                 "description": lane.description,
                 **{key: getattr(lane, field) for key, field in LANE_FIELDS.items()},
                 "requires": lane.requires,
+                **(lane.supply or {}),
             }
         ),
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from drift.declarative.reading import Planned, Reader
-from drift.engine import requirements
+from drift.engine import requirements, supply_terms
 
 # Document key -> model field: what the lane owns, and what its workloads may use.
 FIELDS = {
@@ -19,10 +20,14 @@ FIELDS = {
 
 
 def read(reader: Reader, name: str, base: Path | None) -> Planned:
-    reader.known([*FIELDS, "description", "requires"])
-    values = {field: reader.strings(key) for key, field in FIELDS.items()}
+    reader.known([*FIELDS, "description", "requires", *supply_terms.KEYS])
+    values: dict[str, Any] = {field: reader.strings(key) for key, field in FIELDS.items()}
     requires = reader.spec.get("requires", {})
     found = requirements.problems(requires, "spec.requires")
     reader.checked(found)
     values["requires"] = {} if found else requires
+    supply = supply_terms.terms(reader.spec)
+    found = supply_terms.problems(supply, "spec")
+    reader.checked(found)
+    values["supply"] = {} if found else supply
     return Planned("Lane", name, {**values, "description": reader.get("description", str, "")})

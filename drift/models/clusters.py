@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 
-from drift.engine import requirements, rules
+from drift.engine import requirements, rules, supply_terms
 from drift.models.validation import raise_problems
 from driftcontrol.crypto import SealedTextField, seal, unseal
 
@@ -41,6 +41,9 @@ class Lane(models.Model):
     # The guardrails its namespaces must carry (alignment's `policy.*` rules); see
     # alignment.rules.requires for the keys. Empty: nothing required.
     requires = models.JSONField(default=dict, blank=True)
+    # What its images must prove (alignment's `supply.*` rules): requireDigest, signers,
+    # provenance, as drift.engine.supply_terms describes them. Empty: nothing required.
+    supply = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -57,6 +60,7 @@ class Lane(models.Model):
             rules.string_list(getattr(self, field), field, found)
             problems[field] = found
         problems["requires"] = requirements.problems(self.requires, "requires")
+        problems["supply"] = supply_terms.problems(self.supply, "supply")
         raise_problems(problems)
 
 

@@ -26,3 +26,23 @@ ALIGNMENT_TRUSTED_WRITERS = env.string_list(
     "identities (globs) that may write any lane's objects, e.g. DriftControl's own",
 )
 CELERY_BEAT_SCHEDULE["audit-feed-prune"] = {"task": "audit_feed.prune", "schedule": 3600.0}
+
+# Supply chain (alignment.supply_chain): reading registries, and how long a verdict that
+# could still change (an image signed or attested after it was deployed) is kept.
+REGISTRY_TIMEOUT_SECONDS = env.integer(
+    "REGISTRY_TIMEOUT_SECONDS",
+    10,
+    "seconds an OCI registry may take to answer one request (retries come on top)",
+    minimum=1,
+)
+SUPPLY_RECHECK_SECONDS = env.integer(
+    "SUPPLY_RECHECK_SECONDS",
+    600,
+    "seconds a digest's verdict without a trusted signature and provenance is reused",
+    minimum=0,
+)
+SIGSTORE_TRUSTED_ROOT = env.string(
+    "SIGSTORE_TRUSTED_ROOT",
+    "",
+    "a Sigstore trusted_root.json keyless signatures are verified against, offline",
+)
