@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import DatabaseError
 
-from alignment import rules, scanning
+from alignment import rules, scanning, supply_chain
 from drift.declarative import lane as lane_document
 from drift.declarative.reading import API_VERSION, Reader
 from drift.engine import bounds, manifests
@@ -61,9 +61,11 @@ class UnknownLane(LookupError):
     pass
 
 
-def check_directory(directory: Path, lane: str | None = None) -> Checked:
+def check_directory(directory: Path, lane: str | None = None, registries: bool = False) -> Checked:
     """Read every manifest under ``directory`` and evaluate the rules on them; ``lane``
-    names the lane of the manifests no lane's namespaces claim."""
+    names the lane of the manifests no lane's namespaces claim. With ``registries``, the
+    images of lanes that require signatures or provenance are looked up in their
+    registries (offline, only `supply.digest` judges images)."""
     if not directory.is_dir():
         raise NotADirectoryError(f"{directory}: not a directory")
     checked, documents = _read(directory)
@@ -72,7 +74,11 @@ def check_directory(directory: Path, lane: str | None = None) -> Checked:
     if lane and default is None:
         known = ", ".join(spec.name for spec in lanes) or "none"
         raise UnknownLane(f"no lane {lane} (lanes: {known})")
-    checked.violations = rules.evaluate(checked.objects, rules.everything, lanes, default)
+    images = supply_chain.checks(checked.objects, lanes, default=default) if registries else {}
+    circumstances = rules.Circumstances(images=images)
+    checked.violations = rules.evaluate(
+        checked.objects, rules.everything, lanes, default, circumstances=circumstances
+    )
     return checked
 
 

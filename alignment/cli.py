@@ -27,6 +27,13 @@ def _arguments(parser: ArgumentParser) -> None:
     )
     parser.add_argument("--output", choices=["table", "json"], default="table")
     parser.add_argument(
+        "--registries",
+        action="store_true",
+        help="verify the images of lanes requiring signatures or provenance in their "
+        "registries (the only step that leaves the machine; credentials from the database "
+        "when one answers)",
+    )
+    parser.add_argument(
         "--exit-code",
         action="store_true",
         help=f"exit {VIOLATIONS} when a rule is violated (always {ERROR} on an error)",
@@ -35,7 +42,7 @@ def _arguments(parser: ArgumentParser) -> None:
 
 def check(options: Namespace, console: Console) -> int:
     try:
-        checked = check_directory(options.filename, options.lane)
+        checked = check_directory(options.filename, options.lane, options.registries)
     except (OSError, UnknownLane) as error:
         console.warn(str(error))
         return ERROR

@@ -14,7 +14,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from alignment import audit_feed, gitops, guardrails, rules
+from alignment import audit_feed, gitops, guardrails, image_uses, rules, supply_chain
+from alignment.rules.images import ImageCheck
 from drift import kube
 from drift.engine.normalize import ObjectKey
 from drift.engine.policy import EnginePolicy
@@ -32,7 +33,9 @@ def observe(reading: Reading) -> list[Observation]:
         return (group, kind) in live.read
 
     lanes, every_lane = lanes_of(reading.cluster)
-    circumstances = circumstances_of(reading, live.objects)
+    lookup = supply_chain.Lookup()  # one scan's registry reads, shared by both sides
+    images = supply_chain.checks(live.objects, lanes, lookup)
+    circumstances = circumstances_of(reading, live.objects, images)
     guarded = guardrails.read(reading, lanes)  # what the lanes' `requires` need read
     found = rules.evaluate(
         live.objects,
@@ -46,10 +49,15 @@ def observe(reading: Reading) -> list[Observation]:
     sources = {key: obj.source for key, obj in reading.state.objects.items()}
     observations = [observation(v, sources.get(v.key, ""), reading.rules) for v in found]
     held = {(v.rule, v.key) for v in found}
-    for violation in _desired_violations(reading, known, lanes, every_lane):
+    for violation in _desired_violations(reading, known, lanes, every_lane, lookup):
         if (violation.rule, violation.key) not in held:
             observations.append(observation(violation, sources[violation.key], reading.rules, True))
     guarded.mark(live)
+    head = circumstances.head or rules.GitHead("")
+    if reading.cluster is not None and reading.cluster.pk:
+        image_uses.record(
+            reading.policy, reading.cluster, live.objects, lanes, images, found, head.revision
+        )
     return observations
 
 
@@ -65,10 +73,12 @@ def lanes_of(
 
 
 def circumstances_of(
-    reading: Reading, objects: Mapping[ObjectKey, Mapping[str, Any]]
+    reading: Reading,
+    objects: Mapping[ObjectKey, Mapping[str, Any]],
+    images: Mapping[tuple[str, str], ImageCheck],
 ) -> rules.Circumstances:
     """What the rules know besides the objects: now, Git's head, the audit feed's writes,
-    the GitOps tools' verdicts."""
+    the GitOps tools' verdicts, what the registries said about the images."""
     source = reading.policy.source
     head = rules.GitHead(
         reading.state.revision,
@@ -88,6 +98,8 @@ def circumstances_of(
         trusted=audit_feed.trusted_identities(),
         drifted=frozenset(o.key for o in reading.drift),
         gitops=gitops.deployers(reading.connection, reading.discovery, reading.live),
+        images=images,
+        sources=(source.url,),
     )
 
 
@@ -109,10 +121,12 @@ def _desired_violations(
     known: rules.Known,
     lanes: tuple[rules.LaneSpec, ...],
     every_lane: tuple[rules.LaneSpec, ...],
+    lookup: supply_chain.Lookup,
 ) -> list[rules.Violation]:
     """The rules on what the cluster would hold once Git's objects are applied: Git's
     versions over the live objects (what Git does not manage stays as it is). Only Git's
-    objects are judged; rules that need writes or the head judge what runs, not this.
+    objects are judged; rules that need writes or the head judge what runs, not this;
+    the images Git declares are looked up like the running ones.
     When nothing Git declares differs from what runs (no drift, nothing missing), Git's
     side is what runs, judged already: the common steady state costs nothing more."""
     declared = reading.state.objects
@@ -125,7 +139,11 @@ def _desired_violations(
     namespaces = {key.namespace for key in differs}
     referrers = {key for key in declared if key.namespace in namespaces and key.kind in REFERRERS}
     judge = frozenset(differs | referrers)
-    found = rules.evaluate(after, known, lanes, every_lane=every_lane, judge=judge)
+    images = supply_chain.checks({key: after[key] for key in differs}, lanes, lookup)
+    supply = rules.Circumstances(images=images, sources=(reading.policy.source.url,))
+    found = rules.evaluate(
+        after, known, lanes, every_lane=every_lane, circumstances=supply, judge=judge
+    )
     return [v for v in found if v.key in declared]
 
 
@@ -155,6 +173,7 @@ def lane_specs(lanes: Iterable[Lane]) -> tuple[rules.LaneSpec, ...]:
             tuple(lane.service_accounts),
             tuple(lane.secrets),
             dict(lane.requires or {}),
+            dict(lane.supply or {}),
         )
         for lane in lanes
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from alignment import audit_feed, rules, scanning
+from alignment import audit_feed, rules, scanning, supply_chain
 from drift.engine.normalize import ObjectKey
 from drift.engine.policy import EnginePolicy
 from drift.models import Cluster
@@ -30,9 +30,12 @@ def judge(
     policy: EnginePolicy,
     plural: str,
     source: str = "",
+    git_url: str = "",
 ) -> tuple[list[Observation], frozenset[str]]:
     """The local rules' violations by the object as it is now (None: it is gone), and
-    the rules judged: their findings on it that were not seen again resolve."""
+    the rules judged: their findings on it that were not seen again resolve. Its images
+    are looked up in their registries (``git_url``: where the lane's images must be
+    built from, unless the lane names its own repositories)."""
     judged = local_rules()
     lanes, every_lane = scanning.lanes_of(cluster)
     if obj is None or not lanes:
@@ -43,6 +46,8 @@ def judge(
             cluster, [key], lambda group, kind: plural or audit_feed.guess_plural(kind)
         ),
         trusted=audit_feed.trusted_identities(),
+        images=supply_chain.checks({key: obj}, lanes),
+        sources=(git_url,) if git_url else (),
     )
     found = rules.evaluate(
         {key: obj},

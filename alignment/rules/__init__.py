@@ -15,6 +15,7 @@ from alignment.rules import lanes as _lane_rules  # noqa: F401
 from alignment.rules import pods
 from alignment.rules import references as _reference_rules  # noqa: F401
 from alignment.rules import requires as _requirement_rules  # noqa: F401
+from alignment.rules import supply as _supply_rules  # noqa: F401
 from alignment.rules import sync as _sync_rules  # noqa: F401
 from alignment.rules.base import (
     NOTHING_MORE,

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drift.engine.normalize import ObjectKey
+
+if TYPE_CHECKING:
+    from alignment.rules.images import ImageCheck
 
 Objects = Mapping[ObjectKey, Mapping[str, Any]]
 # Whether the evaluation holds every object of a kind (group, kind): a reference to a kind
@@ -36,6 +39,9 @@ class LaneSpec:
     # The guardrails its namespaces must carry: the Lane document's `requires` mapping
     # (alignment.rules.requires reads it); empty requires nothing.
     requires: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # What its images must prove: requireDigest, signers, provenance (drift.engine.
+    # supply_terms; alignment.rules.supply reads it); empty requires nothing.
+    supply: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def owns(self, namespace: str) -> bool:
         return any(fnmatchcase(namespace, glob) for glob in self.namespaces)
@@ -94,6 +100,13 @@ class Circumstances:
     trusted: tuple[str, ...] = ()
     drifted: frozenset[ObjectKey] = frozenset()
     gitops: tuple[GitOpsApp, ...] = ()  # the cluster's Argo CD and Flux deployers
+    # What the registries said about each (lane name, image) the lanes want evidence of
+    # (alignment.supply_chain reads them), and the policy's Git source URLs: where a lane
+    # that names no sourceRepositories requires its images to be built from.
+    images: Mapping[tuple[str, str], ImageCheck] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    sources: tuple[str, ...] = ()
 
 
 NOTHING_MORE = Circumstances()

@@ -116,18 +116,21 @@ def stated_level(builder: Mapping[str, Any]) -> int | None:
 
 
 def normalise_source(uri: str) -> str:
-    """A source repository URI as lanes write it: git+https://github.com/a/b.git@refs/x and
-    https://github.com/a/b/ are both https://github.com/a/b."""
+    """A source repository as provenance, lanes and Git sources all name it, comparably:
+    `git+https://github.com/a/b.git@refs/heads/main`, `https://github.com/a/b/` and
+    `git@github.com:a/b.git` are all `https://github.com/a/b` (credentials dropped)."""
     value = uri.strip().removeprefix("git+")
+    if value.startswith("git@") and ":" in value:  # scp-like SSH: git@host:owner/repo
+        host, _, path = value[4:].partition(":")
+        value = f"https://{host}/{path}"
     scheme, sep, rest = value.partition("://")
     if not sep:
         scheme, rest = "", value
     host, slash, path = rest.partition("/")
-    # "@" in the path starts a ref (git+https://host/a/b@refs/heads/main); in the host it is
-    # user info, which stays.
+    host = host.rpartition("@")[2].lower()  # user info is no part of the repository
+    # "@" in the path starts a ref (git+https://host/a/b@refs/heads/main).
     path = path.split("@", 1)[0].split("#", 1)[0].split("?", 1)[0]
     path = path.rstrip("/").removesuffix(".git").rstrip("/")
-    host = host.lower()
     prefix = f"{scheme.lower()}://" if sep else ""
     return f"{prefix}{host}{slash if path else ''}{path}"
 

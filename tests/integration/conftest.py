@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +18,7 @@ from drift import kube
 from drift.engine.apply_form import apply_form
 from drift.models import Cluster, DriftPolicy, GitSource, Scan
 from drift.services import desired, scanning, schemas
+from drift.services.watching import Settings, Watcher
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus"
@@ -162,3 +167,18 @@ def scan(policy: DriftPolicy, cluster: Cluster) -> Scan:
 def findings(policy: DriftPolicy) -> dict[tuple[str, str, str], object]:
     """Open findings by (kind, name, type)."""
     return {(f.kind, f.name, f.type): f for f in policy.findings.open()}
+
+
+@contextmanager
+def watching() -> Iterator[Watcher]:
+    """The watcher, running in a thread with its watches established; stopped after."""
+    watcher = Watcher(Settings(reconcile_seconds=0.5, watch_timeout_seconds=30))
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    try:
+        assert watcher.ready.wait(30), "the watcher did not start"
+        time.sleep(1.0)  # the first list has given each watch its resourceVersion
+        yield watcher
+    finally:
+        watcher.stop()
+        thread.join(10)

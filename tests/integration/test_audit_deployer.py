@@ -7,7 +7,6 @@ from __future__ import annotations
 import fcntl
 import ssl
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +17,7 @@ from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler, _St
 from alignment import audit_feed
 from alignment.models import KubeWrite
 from drift.models import Cluster, DriftPolicy, Lane
-from drift.services.watching import Settings, Watcher
-from tests.integration.conftest import apply_shop
+from tests.integration.conftest import apply_shop, watching
 from tests.integration.test_detection import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -102,13 +100,7 @@ def test_an_out_of_lane_edit_and_scale_name_the_user_and_the_deployers_edit_does
     apply_shop(devcluster, shop_repo, kube_namespace)
     devcluster.kubectl("create", "rolebinding", "people-edit", "--clusterrole=edit",
                        "--user=tester-1", "--user=tester-2", "-n", kube_namespace)  # fmt: skip
-    watcher = Watcher(Settings(reconcile_seconds=0.5, watch_timeout_seconds=30))
-    thread = threading.Thread(target=watcher.run, daemon=True)
-    thread.start()
-    try:
-        assert watcher.ready.wait(30), "the watcher did not start"
-        time.sleep(1.0)  # the first list has given each watch its resourceVersion
-
+    with watching():
         edited_at = time.monotonic()
         edit(devcluster, kube_namespace, "deployment/api", "tester-2",
              "s#registry.example/shop/api:2.0.0#registry.example/shop/api:2.0.2#")  # fmt: skip
@@ -133,9 +125,6 @@ def test_an_out_of_lane_edit_and_scale_name_the_user_and_the_deployers_edit_does
         edit(devcluster, kube_namespace, "deployment/api", "tester-1",
              "s#registry.example/shop/api:2.0.2#registry.example/shop/api:2.0.0#")  # fmt: skip
         wait_for(lambda: deployer_finding(shop_policy, "api") is None or None, 20)
-    finally:
-        watcher.stop()
-        thread.join(10)
 
     users = set(KubeWrite.objects.filter(cluster=scanner_cluster).values_list("user", flat=True))
     assert {"admin", "tester-1", "tester-2"} <= users

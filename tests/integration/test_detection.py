@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -12,8 +11,7 @@ from kubernetes import client
 
 from drift.models import Cluster, FindingStatus, UndeclaredFields
 from drift.services import scanning
-from drift.services.watching import Settings, Watcher
-from tests.integration.conftest import apply_shop, findings, scan
+from tests.integration.conftest import apply_shop, findings, scan, watching
 
 pytestmark = [pytest.mark.kube, pytest.mark.django_db]
 CONTAINER = "/spec/template/spec/containers/0"
@@ -283,12 +281,7 @@ def test_the_watcher_records_a_live_change_within_seconds(
     devcluster, shop_repo, shop_policy, scanner_cluster, kube_namespace
 ):
     apply_shop(devcluster, shop_repo, kube_namespace)
-    watcher = Watcher(Settings(reconcile_seconds=0.5, watch_timeout_seconds=30))
-    thread = threading.Thread(target=watcher.run, daemon=True)
-    thread.start()
-    try:
-        assert watcher.ready.wait(30), "the watcher did not start"
-        time.sleep(1.0)  # the first list has given each watch its resourceVersion
+    with watching():
         changed_at = time.monotonic()
         devcluster.kubectl(
             "set", "image", "-n", kube_namespace, "deployment/web", "web=evil.example/web:6.6.6"
@@ -307,9 +300,6 @@ def test_the_watcher_records_a_live_change_within_seconds(
             "web=registry.example/shop/web:1.4.2",
         )
         wait_for(lambda: not shop_policy.findings.open().filter(name="web").exists() or None, 15)
-    finally:
-        watcher.stop()
-        thread.join(10)
 
 
 def wait_for(probe, seconds):

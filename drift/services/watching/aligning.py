@@ -107,7 +107,9 @@ class Aligner:
         observations: list[ledger.Observation] = []
         judged: set[str] = set()
         for module in self.modules:
-            found, rules = module.judge(self.cluster, key, obj, self.rules, plural, source)
+            found, rules = module.judge(
+                self.cluster, key, obj, self.rules, plural, source, self.policy.source.url
+            )
             observations += found
             judged |= rules
         if not observations and not self.is_open(key):

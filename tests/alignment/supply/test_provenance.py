@@ -79,7 +79,7 @@ def test_it_reads_a_real_slsa_v02_predicate_of_the_slsa3_generator():
         ("git+https://github.com/acme/shop.git", "https://github.com/acme/shop"),
         ("https://github.com/acme/shop/", "https://github.com/acme/shop"),
         ("https://GitHub.com/acme/shop.git/@v1", "https://github.com/acme/shop"),
-        ("git+ssh://git@gitlab.example/acme/shop.git@abc", "ssh://git@gitlab.example/acme/shop"),
+        ("git+ssh://git@gitlab.example/acme/shop.git@abc", "ssh://gitlab.example/acme/shop"),
         ("https://github.com/acme/shop#subdir", "https://github.com/acme/shop"),
     ],
 )

@@ -1,0 +1,125 @@
+"""Which images run where, and what their lane's supply rules made of each: what a scan
+keeps for the Images page and its API (alignment.ImageUse). Each scan of a policy on a
+cluster replaces that pair's rows, in one transaction.
+
+A container's state is the worst `supply.*` rule its workload breaks for that image (the
+rules' evidence names the container's image field), else "verified" when its lane asked
+the registry and everything held, else "no requirement".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from alignment import rules
+from alignment.models import ImageUse
+from alignment.rules.images import ImageCheck, containers
+from alignment.rules.supply import requires_evidence
+from drift.engine.normalize import ObjectKey
+from drift.models import Cluster, DriftPolicy
+
+# Worst first: what the Images page filters by.
+STATES = (
+    "invalid-signature",
+    "source-mismatch",
+    "untrusted-signer",
+    "unsigned",
+    "builder",
+    "no-provenance",
+    "unverifiable",
+    "digest",
+    "verified",
+    "no-requirement",
+)
+
+
+def record(
+    policy: DriftPolicy,
+    cluster: Cluster,
+    objects: Mapping[ObjectKey, Mapping[str, Any]],
+    lanes: tuple[rules.LaneSpec, ...],
+    checks: Mapping[tuple[str, str], ImageCheck],
+    violations: Iterable[rules.Violation],
+    head: str = "",
+) -> int:
+    """Replace what the last scan of ``policy`` on ``cluster`` kept; the rows written."""
+    faults = _faults(violations)
+    now = timezone.now()
+    rows = []
+    for key, obj in objects.items():
+        owners = [lane for lane in lanes if lane.owns(key.namespace)]
+        lane = owners[0] if len(owners) == 1 else None
+        for container in containers(key, obj):
+            check = checks.get((lane.name, container.image)) if lane else None
+            state = faults.get((key, container.path)) or _unfaulted(lane, check)
+            rows.append(
+                ImageUse(
+                    policy=policy,
+                    cluster=cluster,
+                    namespace=key.namespace,
+                    kind=key.kind,
+                    name=key.name,
+                    container=container.name,
+                    image=container.image[:1024],
+                    digest=(check.digest if check else "") or _pinned(container.image),
+                    lane=lane.name if lane else "",
+                    state=state,
+                    detail=_detail(check, head),
+                    seen_at=now,
+                )
+            )
+    with transaction.atomic():
+        ImageUse.objects.filter(policy=policy, cluster=cluster).delete()
+        ImageUse.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+def _faults(violations: Iterable[rules.Violation]) -> dict[tuple[ObjectKey, str], str]:
+    """(object, image field) -> the worst supply rule naming it."""
+    faults: dict[tuple[ObjectKey, str], str] = {}
+    for violation in violations:
+        state = violation.rule.removeprefix("supply.")
+        if not violation.rule.startswith("supply.") or state not in STATES:
+            continue
+        for evidence in violation.evidence:
+            where = (violation.key, evidence.path)
+            if where not in faults or STATES.index(state) < STATES.index(faults[where]):
+                faults[where] = state
+    return faults
+
+
+def _unfaulted(lane: rules.LaneSpec | None, check: ImageCheck | None) -> str:
+    if lane is not None and requires_evidence(lane) and check and check.evidence:
+        return "verified"
+    return "no-requirement"
+
+
+def _pinned(image: str) -> str:
+    return image.partition("@")[2] if "@sha256:" in image else ""
+
+
+def _detail(check: ImageCheck | None, head: str) -> dict[str, Any]:
+    """Who signed it and what it was built from, as far as the lane's signers vouch."""
+    if check is None or check.evidence is None:
+        return {"unverifiable": check.unverifiable} if check and check.unverifiable else {}
+    evidence = check.evidence
+    signers = [s.signer for s in evidence.signatures if s.state == "trusted"]
+    vouched = [p for p in evidence.provenance if p.signature == "trusted"]
+    detail: dict[str, Any] = {
+        "signers": signers,
+        "signatures": [{"signer": s.signer, "state": s.state} for s in evidence.signatures],
+    }
+    if vouched:
+        built = vouched[0]
+        detail |= {
+            "builder": built.builder,
+            "level": built.level,
+            "source": built.source,
+            "revision": built.revision,
+            "built_from_head": bool(head) and built.revision == head,
+        }
+    return detail

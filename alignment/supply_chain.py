@@ -1,0 +1,207 @@
+"""What the registries say about the images a scan (or a watch event) found, for the
+lanes that require something of them: each image resolved to its digest, and its
+signatures and attestations judged under the lane's trust configuration.
+
+A digest names immutable content, so a verdict is kept per digest and trust fingerprint
+(alignment.ImageVerification) and a fleet scan verifies each distinct image once; a change
+of the lane's signers or of the trusted root makes another fingerprint, and the next scan
+verifies again. A verdict that could still improve (no trusted signature or provenance
+yet: pipelines often sign after pushing) is read again after SUPPLY_RECHECK_SECONDS.
+Tags move, so each scan resolves them again (once per scan, however many workloads name
+them). A registry that cannot be read makes the image
+unverifiable (`supply.unverifiable`), never unsigned.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+
+from alignment import registry, rules
+from alignment.models import ImageVerification, RegistryCredential
+from alignment.rules.images import ImageCheck, containers
+from alignment.rules.supply import requires_evidence
+from alignment.supply import refs
+from alignment.supply.verdict import Evidence
+from alignment.supply.verify import KeyedSigner, KeylessSigner, Trust, judge
+from drift.engine.normalize import ObjectKey
+
+log = logging.getLogger(__name__)
+
+
+def trust_of(lane: rules.LaneSpec) -> Trust:
+    """The lane's signers, with the trusted root keyless signatures chain to."""
+    signers: list[KeyedSigner | KeylessSigner] = []
+    for signer in lane.supply.get("signers") or []:
+        if "key" in signer:
+            signers.append(KeyedSigner(signer["name"], signer["key"]))
+        else:
+            keyless = signer["keyless"]
+            signers.append(
+                KeylessSigner(
+                    signer["name"],
+                    keyless["issuer"],
+                    keyless.get("subject", ""),
+                    keyless.get("subjectPattern", ""),
+                )
+            )
+    return Trust(tuple(signers), trusted_root())
+
+
+@cache
+def trusted_root() -> str:
+    """The Sigstore trusted root (SIGSTORE_TRUSTED_ROOT, a trusted_root.json) keyless
+    signatures are verified against, offline; without one, keyless signatures are never
+    trusted."""
+    path = settings.SIGSTORE_TRUSTED_ROOT
+    return Path(path).read_text() if path else ""
+
+
+@dataclass
+class Lookup:
+    """One scan's (or one event's) registry reads: each registry host is opened once,
+    each tag resolved once, each (digest, trust) verified once."""
+
+    doors: dict[str, registry.Registry] = field(default_factory=dict)
+    digests: dict[str, str | registry.RegistryError] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str], Evidence | registry.RegistryError] = field(default_factory=dict)
+
+    def door(self, host: str) -> registry.Registry:
+        if host not in self.doors:
+            self.doors[host] = registry.Registry(access_to(host))
+        return self.doors[host]
+
+    def digest(self, image: refs.ImageRef) -> str:
+        """The image's digest: pinned, or what its tag resolves to now."""
+        if image.digest:
+            return image.digest
+        name = str(image)
+        if name not in self.digests:
+            try:
+                self.digests[name] = self.door(image.host).resolve(image.repository, image.tag)
+            except registry.RegistryError as error:
+                self.digests[name] = error
+        found = self.digests[name]
+        if isinstance(found, registry.RegistryError):
+            raise found
+        return found
+
+    def evidence(self, image: refs.ImageRef, digest: str, trust: Trust) -> Evidence:
+        key = (digest, trust.fingerprint())
+        if key not in self.verdicts:
+            try:
+                self.verdicts[key] = _verified(self.door(image.host), image, digest, trust)
+            except registry.RegistryError as error:
+                self.verdicts[key] = error
+        found = self.verdicts[key]
+        if isinstance(found, registry.RegistryError):
+            raise found
+        return found
+
+
+def access_to(host: str) -> registry.Access:
+    """How to reach ``host``: its stored credentials and CA, else anonymously (also when
+    no database answers: `drift check` runs in pipelines without one)."""
+    try:
+        stored = RegistryCredential.objects.filter(host=host).first()
+    except DatabaseError:
+        stored = None
+    timeout = settings.REGISTRY_TIMEOUT_SECONDS
+    if stored is None:
+        return registry.Access(host, timeout=timeout)
+    return registry.Access(
+        host,
+        username=stored.username,
+        password=stored.password,
+        ca_pem=stored.ca_pem,
+        timeout=timeout,
+    )
+
+
+def _verified(door: registry.Registry, image: refs.ImageRef, digest: str, trust: Trust) -> Evidence:
+    """The cached verdict for (digest, trust), else the registry's artifacts judged now."""
+    fingerprint = trust.fingerprint()
+    cached = ImageVerification.objects.filter(digest=digest, trust=fingerprint).first()
+    if cached is not None:
+        kept = Evidence.from_dict(cached.evidence)
+        age = (timezone.now() - cached.verified_at).total_seconds()
+        if _settled(kept) or age < settings.SUPPLY_RECHECK_SECONDS:
+            return kept
+    evidence = judge(door.artifacts(image.repository, digest), trust)
+    try:
+        with transaction.atomic():
+            ImageVerification.objects.update_or_create(
+                digest=digest,
+                trust=fingerprint,
+                defaults={"evidence": evidence.as_dict(), "verified_at": timezone.now()},
+            )
+    except IntegrityError:  # another scan stored the same verdict at the same moment
+        pass
+    return evidence
+
+
+def _settled(evidence: Evidence) -> bool:
+    """Signed and attested by trusted signers: nothing a later push adds changes that."""
+    signed = any(signature.state == "trusted" for signature in evidence.signatures)
+    return signed and any(p.signature == "trusted" for p in evidence.provenance)
+
+
+def checks(
+    objects: Mapping[ObjectKey, Mapping[str, Any]],
+    lanes: Iterable[rules.LaneSpec],
+    lookup: Lookup | None = None,
+    default: rules.LaneSpec | None = None,
+) -> dict[tuple[str, str], ImageCheck]:
+    """What the registries say about each (lane, image) the objects run in a lane that
+    requires something of its images (``default``: the lane of namespaces none claims)."""
+    lookup = lookup or Lookup()
+    wanted = _wanted(objects, tuple(lanes), default)
+    found: dict[tuple[str, str], ImageCheck] = {}
+    for (lane, image), spec in wanted.items():
+        found[lane, image] = _check(image, spec, lookup)
+    return found
+
+
+def _wanted(
+    objects: Mapping[ObjectKey, Mapping[str, Any]],
+    lanes: tuple[rules.LaneSpec, ...],
+    default: rules.LaneSpec | None,
+) -> dict[tuple[str, str], rules.LaneSpec]:
+    wanted: dict[tuple[str, str], rules.LaneSpec] = {}
+    if not any(lane.supply for lane in (*lanes, default) if lane):
+        return wanted
+    for key, obj in objects.items():
+        owners = [lane for lane in lanes if lane.owns(key.namespace)]
+        owners = owners or ([default] if default else [])
+        if len(owners) != 1 or not owners[0].supply:
+            continue
+        lane = owners[0]
+        for container in containers(key, obj):
+            if requires_evidence(lane) or not container.pinned:
+                wanted[lane.name, container.image] = lane
+    return wanted
+
+
+def _check(image: str, lane: rules.LaneSpec, lookup: Lookup) -> ImageCheck:
+    try:
+        parsed = refs.parse(image)
+    except ValueError as error:
+        return ImageCheck(image, unverifiable=f"not an image reference: {error}")
+    try:
+        digest = lookup.digest(parsed)
+    except registry.RegistryError as error:
+        return ImageCheck(image, unverifiable=str(error))
+    if not requires_evidence(lane):
+        return ImageCheck(image, digest)
+    try:
+        return ImageCheck(image, digest, evidence=lookup.evidence(parsed, digest, trust_of(lane)))
+    except registry.RegistryError as error:
+        return ImageCheck(image, digest, unverifiable=str(error))
