@@ -39,16 +39,12 @@ ROOT = Path(__file__).resolve().parents[2]
 DEVCLUSTER = str(ROOT / "scripts" / "devcluster")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def free_port_block(size: int = 4) -> int:
-    """A base port P with P..P+size-1 free (a local API server uses four)."""
+def free_port_block(size: int = 4, among: range = range(20000, 30000, 10)) -> int:
+    """A base port P with P..P+size-1 free (a local API server uses four), below the
+    kernel's ephemeral range (32768-60999), where no outgoing connection of the suite can
+    take it between this check and the server's bind."""
     for _ in range(100):
-        base = random.randrange(20000, 32000, 10)
+        base = random.choice(among)
         if all(_is_free(port) for port in range(base, base + size)):
             return base
     raise AssertionError("no free block of ports")
@@ -59,10 +55,15 @@ def _is_free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+def wait_until(
+    condition: Callable[[], Any], timeout: float, what: str, log: Path | None = None
+) -> Any:
+    """``condition()`` once true; on time-out, what ``log`` says (the demo's last lines)."""
     deadline = time.monotonic() + timeout
     while not (result := condition()):
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what}"
+        if time.monotonic() >= deadline:
+            tail = "\n".join(log.read_text().splitlines()[-60:]) if log else ""
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail}")
         time.sleep(0.3)
     return result
 
@@ -77,9 +78,12 @@ def shell(tmp_path: Path) -> dict[str, str]:
     suite_only = set(settings.KNOWN) - {"DRIFTCONTROL_CACHE", "DRIFTCONTROL_KUSTOMIZE"}
     suite_only |= {"DJANGO_SETTINGS_MODULE", "KUBECONFIG"}
     inherited = {name: value for name, value in os.environ.items() if name not in suite_only}
+    # Apart from the API servers' blocks: these are bound minutes later, after the seed.
+    demo_ports = free_port_block(size=2, among=range(30000, 32000, 10))
     return {
         **inherited,
-        "DEMO_PORT": str(free_port()),
+        "DEMO_PORT": str(demo_ports),
+        "DEMO_FEED_PORT": str(demo_ports + 1),
         "DRIFTCONTROL_VAR_DIR": str(tmp_path / "var"),
         "DEVCLUSTER_STATE_DIR": str(tmp_path / "clusters"),
         # The one departure from `make demo`: static files served uncollected, since
@@ -173,15 +177,22 @@ def demo(demo_clusters: list[Any], shell: dict[str, str], tmp_path: Path) -> Ite
         )
     try:
 
-        def started() -> bool:
+        def running() -> None:
             assert process.poll() is None, f"the demo stopped:\n{log.read_text()}"
+
+        def started() -> bool:
+            running()
             return "press Ctrl-C to stop" in log.read_text()
 
-        wait_until(started, 300, "the demo to start")
+        def serving() -> bool:
+            running()
+            return _answers(f"{url}/healthz")
+
+        url = f"http://127.0.0.1:{shell['DEMO_PORT']}"
+        wait_until(started, 300, "the demo to start", log)
         for command in demo_clusters:
             _succeeds(command)
-        url = f"http://127.0.0.1:{shell['DEMO_PORT']}"
-        wait_until(lambda: _answers(f"{url}/healthz"), 60, "the demo's web server")
+        wait_until(serving, 60, "the demo's web server", log)
         yield Demo(url, log)
     finally:
         _stop_demo(process, shell["DRIFTCONTROL_VAR_DIR"])
@@ -249,7 +260,8 @@ def test_the_walkthrough_runs_as_printed_on_the_demo(
     verify = doc_steps.verify_function()
     _, env = doc_steps.run(steps["setup"], shell, ROOT)
     env["DRIFT"] = demo.url
-    env["RECEIVER_URL"] = f"http://127.0.0.1:{free_port()}/hooks/driftcontrol"
+    receiver_port = free_port_block(1, range(30005, 32000, 10))
+    env["RECEIVER_URL"] = f"http://127.0.0.1:{receiver_port}/hooks/driftcontrol"
     received = Deliveries(tmp_path / "received.jsonl")
     receiver = doc_steps.start(steps["receive"], env, ROOT, received.path)
     try:
