@@ -1,5 +1,6 @@
-"""`manage.py drift check`: the alignment rules on a directory of manifests, for CI; and
-`manage.py drift audit-feed`: the token a cluster's audit webhook presents."""
+"""`manage.py drift check`: the alignment rules on a directory of manifests, for CI;
+`manage.py drift audit-feed`: the token a cluster's audit webhook presents; and `manage.py
+drift registry` (alignment.registry_cli)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from alignment import audit_feed
+from alignment import audit_feed, registry_cli
 from alignment.checking import UnknownLane, check_directory
 from drift.models import Cluster
-from driftcontrol.cli.base import Command, Console
+from driftcontrol.cli.base import Command, Console, Group
 
 # Exit codes a pipeline can act on.
 CLEAN, ERROR, VIOLATIONS = 0, 1, 2
@@ -105,7 +106,7 @@ def audit_feed_token(options: Namespace, console: Console) -> int:
     return CLEAN
 
 
-COMMANDS = [
+COMMANDS: list[Command | Group] = [
     Command(
         "check",
         "Check manifests against the alignment rules before they merge (offline)",
@@ -118,4 +119,5 @@ COMMANDS = [
         audit_feed_token,
         _feed_arguments,
     ),
+    registry_cli.GROUP,
 ]

@@ -27,13 +27,25 @@ from drift.services.scanning import Reading
 def observe(reading: Reading) -> list[Observation]:
     """One observation per rule an object breaks: on live state, then on desired state
     where Git's version of an object breaks a rule the live one does not (yet)."""
+    lanes, every_lane = lanes_of(reading.cluster)
+    lookup = supply_chain.Lookup()  # one scan's registry reads, shared by both sides
+    try:
+        return _observe(reading, lanes, every_lane, lookup)
+    finally:
+        lookup.close()
+
+
+def _observe(
+    reading: Reading,
+    lanes: tuple[rules.LaneSpec, ...],
+    every_lane: tuple[rules.LaneSpec, ...],
+    lookup: supply_chain.Lookup,
+) -> list[Observation]:
     live = reading.live
 
     def known(group: str, kind: str) -> bool:
         return (group, kind) in live.read
 
-    lanes, every_lane = lanes_of(reading.cluster)
-    lookup = supply_chain.Lookup()  # one scan's registry reads, shared by both sides
     images = supply_chain.checks(live.objects, lanes, lookup)
     circumstances = circumstances_of(reading, live.objects, images)
     guarded = guardrails.read(reading, lanes)  # what the lanes' `requires` need read

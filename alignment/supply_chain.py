@@ -33,6 +33,7 @@ from alignment.supply import refs
 from alignment.supply.verdict import Evidence
 from alignment.supply.verify import KeyedSigner, KeylessSigner, Trust, judge
 from drift.engine.normalize import ObjectKey
+from driftcontrol.crypto import UnreadableSecret, unseal
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,12 @@ class Lookup:
     doors: dict[str, registry.Registry] = field(default_factory=dict)
     digests: dict[str, str | registry.RegistryError] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], Evidence | registry.RegistryError] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Close the registries' connections (each scan opens its own)."""
+        for door in self.doors.values():
+            door.close()
+        self.doors.clear()
 
     def door(self, host: str) -> registry.Registry:
         if host not in self.doors:
@@ -117,10 +124,16 @@ def access_to(host: str) -> registry.Access:
     timeout = settings.REGISTRY_TIMEOUT_SECONDS
     if stored is None:
         return registry.Access(host, timeout=timeout)
+    try:
+        password = (
+            unseal(stored.password, f"the password of registry {host}") if stored.password else ""
+        )
+    except UnreadableSecret as error:  # unverifiable, as an unreachable registry is
+        raise registry.RegistryError(str(error)) from error
     return registry.Access(
         host,
         username=stored.username,
-        password=stored.password,
+        password=password,
         ca_pem=stored.ca_pem,
         timeout=timeout,
     )
@@ -162,12 +175,14 @@ def checks(
 ) -> dict[tuple[str, str], ImageCheck]:
     """What the registries say about each (lane, image) the objects run in a lane that
     requires something of its images (``default``: the lane of namespaces none claims)."""
-    lookup = lookup or Lookup()
     wanted = _wanted(objects, tuple(lanes), default)
-    found: dict[tuple[str, str], ImageCheck] = {}
-    for (lane, image), spec in wanted.items():
-        found[lane, image] = _check(image, spec, lookup)
-    return found
+    own = lookup is None
+    reads = lookup or Lookup()
+    try:
+        return {(lane, image): _check(image, spec, reads) for (lane, image), spec in wanted.items()}
+    finally:
+        if own:
+            reads.close()
 
 
 def _wanted(
