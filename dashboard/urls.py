@@ -15,6 +15,7 @@ from dashboard.views import (
     finding,
     finding_actions,
     findings,
+    images,
     overview,
     policies,
     remediations,
@@ -45,6 +46,7 @@ urlpatterns = [
     path("findings/actions", finding_actions.finding_actions, name="finding-actions"),
     path("findings/<int:pk>/", finding.finding_detail, name="finding"),
     path("alignment/", alignment.alignment_rules, name="alignment"),
+    path("images/", images.image_list, name="images"),
     path("findings/<int:pk>/ticket", finding.link_ticket, name="finding-ticket"),
     path("clusters/", clusters.cluster_list, name="clusters"),
     # Configuration: clusters and lanes

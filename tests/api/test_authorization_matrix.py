@@ -90,6 +90,7 @@ TABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("approval-detail", "GET"): (V, R),
     ("alignment-rule-list", "GET"): (V, R),
     ("alignment-rule-detail", "GET"): (V, R),
+    ("image-list", "GET"): (V, R),
 }
 
 ROLES = [V, OP, A, AD]

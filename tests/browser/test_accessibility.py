@@ -38,6 +38,7 @@ def every_page(fleet: Fleet) -> list[str]:
         "/",
         "/findings/",
         f"/findings/{fleet.findings[3].pk}/",
+        "/images/",
         "/approvals/",
         "/remediations/",
         f"/remediations/{fleet.pending[0].pk}/",
