@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from alignment import rules
-from alignment.api.images import (
+from alignment.fleet_images import (
     MAX_SEARCH,
     STATE_WORDS,
     FleetImage,

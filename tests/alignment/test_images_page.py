@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from alignment.api import images
+from alignment import fleet_images as images
 from alignment.image_uses import STATES
 from alignment.models import ImageUse
 from drift.models import DriftPolicy, Lane
