@@ -15,7 +15,7 @@ unverifiable (`supply.unverifiable`), never unsigned.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -69,11 +69,12 @@ def trusted_root() -> str:
 @dataclass
 class Lookup:
     """One scan's (or one event's) registry reads: each registry host is opened once,
-    each tag resolved once, each (digest, trust) verified once."""
+    each tag resolved once, each (digest, trust) verified once, and a host found
+    unreachable is not waited for again (its other images are unverifiable at once)."""
 
     doors: dict[str, registry.Registry] = field(default_factory=dict)
-    digests: dict[str, str | registry.RegistryError] = field(default_factory=dict)
-    verdicts: dict[tuple[str, str], Evidence | registry.RegistryError] = field(default_factory=dict)
+    answers: dict[Hashable, Any] = field(default_factory=dict)  # value or RegistryError
+    down: dict[str, registry.Unreachable] = field(default_factory=dict)
 
     def close(self) -> None:
         """Close the registries' connections (each scan opens its own)."""
@@ -90,25 +91,35 @@ class Lookup:
         """The image's digest: pinned, or what its tag resolves to now."""
         if image.digest:
             return image.digest
-        name = str(image)
-        if name not in self.digests:
-            try:
-                self.digests[name] = self.door(image.host).resolve(image.repository, image.tag)
-            except registry.RegistryError as error:
-                self.digests[name] = error
-        found = self.digests[name]
-        if isinstance(found, registry.RegistryError):
-            raise found
+        door = self.door(image.host)
+        found: str = self._once(
+            ("tag", str(image)), image.host, lambda: door.resolve(image.repository, image.tag)
+        )
         return found
 
     def evidence(self, image: refs.ImageRef, digest: str, trust: Trust) -> Evidence:
-        key = (digest, trust.fingerprint())
-        if key not in self.verdicts:
+        """The digest's verdict: kept from an earlier scan (even while its registry is
+        down: a digest's content cannot change), else judged from the registry now."""
+        door = self.door(image.host)
+        key = ("verdict", digest, trust.fingerprint())
+        if key not in self.answers and (kept := _kept(digest, trust)) is not None:
+            self.answers[key] = kept
+        found: Evidence = self._once(key, image.host, lambda: _verified(door, image, digest, trust))
+        return found
+
+    def _once(self, key: Hashable, host: str, read: Callable[[], Any]) -> Any:
+        """``read()``'s answer, or its RegistryError, remembered under ``key``."""
+        if key not in self.answers:
             try:
-                self.verdicts[key] = _verified(self.door(image.host), image, digest, trust)
+                if host in self.down:
+                    raise self.down[host]
+                self.answers[key] = read()
+            except registry.Unreachable as error:
+                self.down[host] = error
+                self.answers[key] = error
             except registry.RegistryError as error:
-                self.verdicts[key] = error
-        found = self.verdicts[key]
+                self.answers[key] = error
+        found = self.answers[key]
         if isinstance(found, registry.RegistryError):
             raise found
         return found
@@ -139,15 +150,19 @@ def access_to(host: str) -> registry.Access:
     )
 
 
+def _kept(digest: str, trust: Trust) -> Evidence | None:
+    """The stored verdict for (digest, trust), unless it could have improved since."""
+    cached = ImageVerification.objects.filter(digest=digest, trust=trust.fingerprint()).first()
+    if cached is None:
+        return None
+    kept = Evidence.from_dict(cached.evidence)
+    age = (timezone.now() - cached.verified_at).total_seconds()
+    return kept if _settled(kept) or age < settings.SUPPLY_RECHECK_SECONDS else None
+
+
 def _verified(door: registry.Registry, image: refs.ImageRef, digest: str, trust: Trust) -> Evidence:
-    """The cached verdict for (digest, trust), else the registry's artifacts judged now."""
+    """The registry's artifacts for the digest judged now, and stored."""
     fingerprint = trust.fingerprint()
-    cached = ImageVerification.objects.filter(digest=digest, trust=fingerprint).first()
-    if cached is not None:
-        kept = Evidence.from_dict(cached.evidence)
-        age = (timezone.now() - cached.verified_at).total_seconds()
-        if _settled(kept) or age < settings.SUPPLY_RECHECK_SECONDS:
-            return kept
     evidence = judge(door.artifacts(image.repository, digest), trust)
     try:
         with transaction.atomic():
