@@ -12,6 +12,7 @@ from django.core.management import call_command
 
 from alignment import registries, supply_chain
 from alignment.models import RegistryCredential
+from alignment.registry import Registry, Unreachable
 from alignment.supply import refs
 from driftcontrol.models import AuditEvent
 from tests.alignment.registry.conftest import PASSWORD, USER
@@ -93,3 +94,28 @@ def test_list_never_shows_a_secret_and_remove_is_audited() -> None:
     assert drift("registry", "remove", "ghcr.io")[0] == 1
     assert not RegistryCredential.objects.exists()
     assert AuditEvent.objects.filter(action="registry.removed").count() == 1
+
+
+def test_a_host_found_unreachable_is_not_waited_for_again_in_one_scan(
+    oci_registry: OciRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    RegistryCredential.objects.create(host=oci_registry.host, ca_pem=oci_registry.ca_pem)
+    asked: list[str] = []
+    resolve = Registry.resolve
+
+    def counted(door: Registry, repository: str, tag: str) -> str:
+        asked.append(repository)
+        return resolve(door, repository, tag)
+
+    monkeypatch.setattr(Registry, "resolve", counted)
+    lookup = supply_chain.Lookup()
+    oci_registry.stop()
+    try:
+        for name in ("web", "api", "worker"):
+            with pytest.raises(Unreachable):
+                lookup.digest(refs.parse(f"{oci_registry.host}/shop/{name}:1"))
+    finally:
+        lookup.close()
+        oci_registry.start()
+
+    assert asked == ["shop/web"]
