@@ -41,12 +41,13 @@ def _judge(
         lane = _lane(reach, key)
         if lane is None or not lane.supply:
             continue
-        faults: list[tuple[Container, str]] = []
+        faults: list[tuple[Container, str, str]] = []
         for container in containers(key, obj):
             check = reach.circumstances.images.get((lane.name, container.image))
             reason = judgement(lane, container, check, reach)
             if reason is not None:
-                faults.append((container, reason))
+                digest = check.digest if check and not container.pinned else ""
+                faults.append((container, reason, digest))
         if faults:
             yield _violation(rule_id, key, obj, lane, faults)
 
@@ -56,16 +57,20 @@ def _violation(
     key: ObjectKey,
     obj: Mapping[str, Any],
     lane: LaneSpec,
-    faults: list[tuple[Container, str]],
+    faults: list[tuple[Container, str, str]],
 ) -> Violation:
-    said = "; ".join(f"{container.image}: {reason}" for container, reason in faults[:3])
+    said = "; ".join(f"{container.image}: {reason}" for container, reason, _ in faults[:3])
     more = f" (and {len(faults) - 3} more)" if len(faults) > 3 else ""
     return Violation(
         rule_id,
         key,
         str(obj.get("apiVersion", "")),
         f"{key} in lane {lane.name} runs {said}{more}",
-        tuple(Evidence(key, container.path, reason) for container, reason in faults),
+        # The evidence names each image's digest too, when the reference is a tag.
+        tuple(
+            Evidence(key, container.path, f"{reason} (digest {digest})" if digest else reason)
+            for container, reason, digest in faults
+        ),
     )
 
 

@@ -195,3 +195,26 @@ def test_a_lane_without_supply_terms_is_left_alone() -> None:
 )
 def test_repositories_compare_however_they_are_written(written: str, compared: str) -> None:
     assert normalise_source(written) == compared
+
+
+def test_the_evidence_names_the_digest_a_tag_resolved_to() -> None:
+    digest = "sha256:" + "c" * 64
+    spec = lane(signers=SIGNERS)
+    circumstances = rules.Circumstances(
+        images={(spec.name, TAGGED): ImageCheck(TAGGED, digest, evidence=evidence())}
+    )
+
+    found = rules.evaluate(
+        objects(WEB.replace("IMAGE", TAGGED)),
+        rules.everything,
+        (spec,),
+        circumstances=circumstances,
+    )
+
+    assert [(v.rule, e.path, e.note) for v in found for e in v.evidence] == [
+        (
+            "supply.unsigned",
+            "/spec/template/spec/containers/0/image",
+            f"no signature in its registry (digest {digest})",
+        )
+    ]
