@@ -45,8 +45,11 @@ def record(
     checks: Mapping[tuple[str, str], ImageCheck],
     violations: Iterable[rules.Violation],
     head: str = "",
+    read: Iterable[str] | None = None,
 ) -> int:
-    """Replace what the last scan of ``policy`` on ``cluster`` kept; the rows written."""
+    """Replace what the last scan of ``policy`` on ``cluster`` kept; the rows written.
+    ``read``: the kinds the scan listed completely (None: all); rows of other kinds stay
+    as an earlier scan saw them, since a kind the scan could not list is not gone."""
     faults = _faults(violations)
     now = timezone.now()
     rows = []
@@ -73,7 +76,10 @@ def record(
                 )
             )
     with transaction.atomic():
-        ImageUse.objects.filter(policy=policy, cluster=cluster).delete()
+        replaced = ImageUse.objects.filter(policy=policy, cluster=cluster)
+        if read is not None:
+            replaced = replaced.filter(kind__in=set(read))
+        replaced.delete()
         ImageUse.objects.bulk_create(rows, batch_size=1000)
     return len(rows)
 

@@ -67,8 +67,16 @@ def _observe(
     guarded.mark(live)
     head = circumstances.head or rules.GitHead("")
     if reading.cluster is not None and reading.cluster.pk:
+        kinds = {kind for _, kind in live.read}
         image_uses.record(
-            reading.policy, reading.cluster, live.objects, lanes, images, found, head.revision
+            reading.policy,
+            reading.cluster,
+            live.objects,
+            lanes,
+            images,
+            found,
+            head.revision,
+            kinds,
         )
     return observations
 

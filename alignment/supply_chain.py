@@ -215,7 +215,9 @@ def _wanted(
             continue
         lane = owners[0]
         for container in containers(key, obj):
-            if requires_evidence(lane) or not container.pinned:
+            # A tag is resolved for what a lane requiring digests suggests instead.
+            tagged = not container.pinned and lane.supply.get("requireDigest")
+            if requires_evidence(lane) or tagged:
                 wanted[lane.name, container.image] = lane
     return wanted
 
