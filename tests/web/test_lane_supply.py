@@ -27,6 +27,10 @@ def test_the_form_sets_require_digest_and_keeps_signers_and_provenance(client, a
 
     assert saved.status_code == 302
     assert Lane.objects.get(name="controlled").supply == {**SUPPLY, "requireDigest": True}
+    page = client.get(reverse("lane-edit", args=["controlled"])).content.decode()
+    assert (
+        'signers <span class="mono">release</span>; provenance. They are kept as they are.' in page
+    )
 
 
 def test_the_lanes_page_says_what_its_images_must_prove(client, viewer):
