@@ -10,6 +10,7 @@ the registry and everything held, else "no requirement".
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -20,7 +21,9 @@ from alignment.models import ImageUse
 from alignment.rules.images import ImageCheck, containers
 from alignment.rules.supply import requires_evidence
 from drift.engine.normalize import ObjectKey
-from drift.models import Cluster, DriftPolicy
+from drift.git import GitError
+from drift.models import Cluster, DriftPolicy, GitSource
+from drift.services import desired
 
 # Worst first: what the Images page filters by.
 STATES = (
@@ -37,6 +40,27 @@ STATES = (
 )
 
 
+@dataclass
+class Commits:
+    """Git's side of "built from": the commit the scan deployed, and whether a revision
+    a provenance names is a commit of the policy's Git source (asked once per revision)."""
+
+    head: str = ""
+    source: GitSource | None = None
+    answers: dict[str, bool] = field(default_factory=dict)
+
+    def known(self, revision: str) -> bool:
+        if self.source is None or not revision:
+            return False
+        if revision not in self.answers:
+            try:
+                found = desired.repository(self.source).resolve(revision) == revision
+            except (GitError, ValueError):  # not there, or not a revision at all
+                found = False
+            self.answers[revision] = found
+        return self.answers[revision]
+
+
 def record(
     policy: DriftPolicy,
     cluster: Cluster,
@@ -44,13 +68,14 @@ def record(
     lanes: tuple[rules.LaneSpec, ...],
     checks: Mapping[tuple[str, str], ImageCheck],
     violations: Iterable[rules.Violation],
-    head: str = "",
+    commits: Commits | None = None,
     read: Iterable[str] | None = None,
 ) -> int:
     """Replace what the last scan of ``policy`` on ``cluster`` kept; the rows written.
     ``read``: the kinds the scan listed completely (None: all); rows of other kinds stay
     as an earlier scan saw them, since a kind the scan could not list is not gone."""
     faults = _faults(violations)
+    commits = commits or Commits()
     now = timezone.now()
     rows = []
     for key, obj in objects.items():
@@ -71,7 +96,7 @@ def record(
                     digest=(check.digest if check else "") or _pinned(container.image),
                     lane=lane.name if lane else "",
                     state=state,
-                    detail=_detail(check, head),
+                    detail=_detail(check, commits),
                     seen_at=now,
                 )
             )
@@ -108,7 +133,7 @@ def _pinned(image: str) -> str:
     return image.partition("@")[2] if "@sha256:" in image else ""
 
 
-def _detail(check: ImageCheck | None, head: str) -> dict[str, Any]:
+def _detail(check: ImageCheck | None, commits: Commits) -> dict[str, Any]:
     """Who signed it and what it was built from, as far as the lane's signers vouch."""
     if check is None or check.evidence is None:
         return {"unverifiable": check.unverifiable} if check and check.unverifiable else {}
@@ -126,6 +151,7 @@ def _detail(check: ImageCheck | None, head: str) -> dict[str, Any]:
             "level": built.level,
             "source": built.source,
             "revision": built.revision,
-            "built_from_head": bool(head) and built.revision == head,
+            "built_from_head": bool(commits.head) and built.revision == commits.head,
+            "built_from_git": bool(built.revision) and commits.known(built.revision),
         }
     return detail

@@ -68,15 +68,9 @@ def _observe(
     head = circumstances.head or rules.GitHead("")
     if reading.cluster is not None and reading.cluster.pk:
         kinds = {kind for _, kind in live.read}
+        commits = image_uses.Commits(head.revision, reading.policy.source)
         image_uses.record(
-            reading.policy,
-            reading.cluster,
-            live.objects,
-            lanes,
-            images,
-            found,
-            head.revision,
-            kinds,
+            reading.policy, reading.cluster, live.objects, lanes, images, found, commits, kinds
         )
     return observations
 

@@ -88,6 +88,9 @@ class ImageDetailSerializer(serializers.Serializer):  # type: ignore[type-arg]
     built_from_head = serializers.BooleanField(
         required=False, help_text="built from the commit the policy's Git source deploys"
     )
+    built_from_git = serializers.BooleanField(
+        required=False, help_text="built from a commit of the policy's Git source"
+    )
     unverifiable = serializers.CharField(
         required=False, help_text="why the registry could not be read"
     )

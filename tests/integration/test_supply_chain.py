@@ -238,3 +238,37 @@ def test_the_watcher_judges_a_new_image_within_seconds(
             "set", "image", "-n", kube_namespace, "deployment/web", f"app={images['web']}"
         )
         wait_for(lambda: "web" not in supply_findings(policy), 20)
+
+
+def test_the_images_say_whether_they_were_built_from_a_commit_of_the_git_source(
+    tmp_path, devcluster, scanner_cluster, kube_namespace, shop
+):
+    images = {}
+    for name in ("head", "older", "elsewhere"):
+        images[name], _ = shop.image(name)
+    lane(scanner_cluster, kube_namespace, shop)
+    policy = deployed(tmp_path, devcluster, kube_namespace, images)
+    repo = GitRepo(Path(policy.source.url))
+    older = repo.git("rev-parse", "HEAD").strip()
+    repo.write("README.md", "the shop\n")
+    head = repo.commit("a later commit")
+    for name, revision in (("head", head), ("older", older), ("elsewhere", "0" * 40)):
+        digest = images[name].partition("@")[2]
+        shop.sign(name, digest)
+        statement = oci.slsa_v1(digest, BUILDER, REPO, revision, level=3)
+        oci.attest(
+            shop.registry.host,
+            shop.registry.ca_pem,
+            f"shop/{name}",
+            digest,
+            shop.release,
+            statement,
+        )
+
+    scan(policy, scanner_cluster)
+
+    built = {
+        u.name: (u.detail["built_from_head"], u.detail["built_from_git"])
+        for u in ImageUse.objects.filter(policy=policy)
+    }
+    assert built == {"head": (True, True), "older": (False, True), "elsewhere": (False, False)}
