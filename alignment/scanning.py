@@ -135,7 +135,7 @@ def _desired_violations(
     known: rules.Known,
     lanes: tuple[rules.LaneSpec, ...],
     every_lane: tuple[rules.LaneSpec, ...],
-    lookup: supply_chain.Lookup,
+    lookup: supply_chain.Lookup | None = None,
 ) -> list[rules.Violation]:
     """The rules on what the cluster would hold once Git's objects are applied: Git's
     versions over the live objects (what Git does not manage stays as it is). Only Git's

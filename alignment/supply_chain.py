@@ -15,9 +15,11 @@ unverifiable (`supply.unverifiable`), never unsigned.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from django.utils import timezone
 
 from alignment import registry, rules
 from alignment.models import ImageVerification, RegistryCredential
-from alignment.rules.images import ImageCheck, containers
+from alignment.rules.images import DIGEST_MARK, ImageCheck, containers
 from alignment.rules.supply import requires_evidence
 from alignment.supply import refs
 from alignment.supply.verdict import Evidence
@@ -36,6 +38,12 @@ from drift.engine.normalize import ObjectKey
 from driftcontrol.crypto import UnreadableSecret, unseal
 
 log = logging.getLogger(__name__)
+# Verdicts that cannot change any more (_settled: signed and attested by the trust's
+# signers; a digest's content is immutable and another trust is another key), kept in the
+# process too: a warm scan then reads neither the database nor the rows' JSON.
+SETTLED_KEPT = 20_000
+_settled_verdicts: OrderedDict[tuple[str, str], Evidence] = OrderedDict()
+_settled_lock = threading.Lock()
 
 
 def trust_of(lane: rules.LaneSpec) -> Trust:
@@ -75,6 +83,7 @@ class Lookup:
     doors: dict[str, registry.Registry] = field(default_factory=dict)
     answers: dict[Hashable, Any] = field(default_factory=dict)  # value or RegistryError
     down: dict[str, registry.Unreachable] = field(default_factory=dict)
+    fingerprints: dict[Trust, str] = field(default_factory=dict)
 
     def close(self) -> None:
         """Close the registries' connections (each scan opens its own)."""
@@ -101,11 +110,41 @@ class Lookup:
         """The digest's verdict: kept from an earlier scan (even while its registry is
         down: a digest's content cannot change), else judged from the registry now."""
         door = self.door(image.host)
-        key = ("verdict", digest, trust.fingerprint())
-        if key not in self.answers and (kept := _kept(digest, trust)) is not None:
+        key = ("verdict", digest, self.fingerprint(trust))
+        if key not in self.answers and (kept := _kept(digest, key[2])) is not None:
             self.answers[key] = kept
         found: Evidence = self._once(key, image.host, lambda: _verified(door, image, digest, trust))
         return found
+
+    def fingerprint(self, trust: Trust) -> str:
+        """The trust's fingerprint, hashed once per scan rather than once per image."""
+        if trust not in self.fingerprints:
+            self.fingerprints[trust] = trust.fingerprint()
+        return self.fingerprints[trust]
+
+    def recall(self, wanted: Mapping[tuple[str, str], rules.LaneSpec]) -> None:
+        """The stored verdicts of the pinned images ``wanted`` names, in one query per
+        trust: a warm scan asks the database once, not once per image."""
+        pinned: dict[Trust, set[str]] = {}
+        for (_, image), lane in wanted.items():
+            digest = image.partition(DIGEST_MARK)[2]
+            if digest and requires_evidence(lane):
+                pinned.setdefault(trust_of(lane), set()).add(f"sha256:{digest}")
+        for trust, digests in pinned.items():
+            fingerprint = self.fingerprint(trust)
+            digests = {d for d in digests if ("verdict", d, fingerprint) not in self.answers}
+            with _settled_lock:
+                known = {d: _settled_verdicts.get((d, fingerprint)) for d in digests}
+            for digest, evidence in known.items():
+                if evidence is not None:
+                    self.answers["verdict", digest, fingerprint] = evidence
+            unknown = [d for d, evidence in known.items() if evidence is None]
+            if not unknown:
+                continue
+            stored = ImageVerification.objects.filter(trust=fingerprint, digest__in=unknown)
+            for row in stored:
+                if (kept := _usable(row)) is not None:
+                    self.answers["verdict", row.digest, fingerprint] = kept
 
     def _once(self, key: Hashable, host: str, read: Callable[[], Any]) -> Any:
         """``read()``'s answer, or its RegistryError, remembered under ``key``."""
@@ -150,12 +189,17 @@ def access_to(host: str) -> registry.Access:
     )
 
 
-def _kept(digest: str, trust: Trust) -> Evidence | None:
+def _kept(digest: str, fingerprint: str) -> Evidence | None:
     """The stored verdict for (digest, trust), unless it could have improved since."""
-    cached = ImageVerification.objects.filter(digest=digest, trust=trust.fingerprint()).first()
+    return _usable(ImageVerification.objects.filter(digest=digest, trust=fingerprint).first())
+
+
+def _usable(cached: ImageVerification | None) -> Evidence | None:
+    """A stored verdict, unless it could have improved since."""
     if cached is None:
         return None
     kept = Evidence.from_dict(cached.evidence)
+    _remember(cached.digest, cached.trust, kept)
     age = (timezone.now() - cached.verified_at).total_seconds()
     return kept if _settled(kept) or age < settings.SUPPLY_RECHECK_SECONDS else None
 
@@ -173,7 +217,23 @@ def _verified(door: registry.Registry, image: refs.ImageRef, digest: str, trust:
             )
     except IntegrityError:  # another scan stored the same verdict at the same moment
         pass
+    _remember(digest, fingerprint, evidence)
     return evidence
+
+
+def _remember(digest: str, fingerprint: str, evidence: Evidence) -> None:
+    """Keep a settled verdict in the process (SETTLED_KEPT at most, oldest out first)."""
+    if not _settled(evidence):
+        return
+    with _settled_lock:
+        _settled_verdicts[digest, fingerprint] = evidence
+        while len(_settled_verdicts) > SETTLED_KEPT:
+            _settled_verdicts.popitem(last=False)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(image: str) -> refs.ImageRef:
+    return refs.parse(image)
 
 
 def _settled(evidence: Evidence) -> bool:
@@ -193,6 +253,7 @@ def checks(
     wanted = _wanted(objects, tuple(lanes), default)
     own = lookup is None
     reads = lookup or Lookup()
+    reads.recall(wanted)
     try:
         return {(lane, image): _check(image, spec, reads) for (lane, image), spec in wanted.items()}
     finally:
@@ -224,7 +285,7 @@ def _wanted(
 
 def _check(image: str, lane: rules.LaneSpec, lookup: Lookup) -> ImageCheck:
     try:
-        parsed = refs.parse(image)
+        parsed = _parsed(image)
     except ValueError as error:
         return ImageCheck(image, unverifiable=f"not an image reference: {error}")
     try:

@@ -40,7 +40,12 @@ class Container:
 
 
 def containers(key: ObjectKey, obj: Mapping[str, Any]) -> Iterator[Container]:
-    """The containers of a workload judged on its own template (not a controller's copy)."""
+    """The containers of a workload judged on its own template (not a controller's copy);
+    walked once per evaluation, however many rules ask."""
+    return pods.walked("containers", _containers, key, obj)
+
+
+def _containers(key: ObjectKey, obj: Mapping[str, Any]) -> Iterator[Container]:
     found = pods.template(key, obj)
     if found is None or pods.judged_on_its_owner(obj):
         return

@@ -3,11 +3,11 @@ ConfigMaps, Secrets, ServiceAccounts and claims a pod spec names, and label sele
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from drift.engine.normalize import ObjectKey
 
@@ -23,6 +23,7 @@ TEMPLATES = {
     ("batch", "CronJob"): "/spec/jobTemplate/spec/template",
 }
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +73,12 @@ def template_labels(key: ObjectKey, obj: Mapping[str, Any]) -> Mapping[str, str]
     return labels if isinstance(labels, Mapping) else {}
 
 
-# Within one evaluation, each object's references are walked once, whatever number of
-# rules asks (the reference and lane rules all do). Each entry holds its object, so no
-# other object can take its id while the evaluation lasts.
-_WALKED: ContextVar[dict[int, tuple[Mapping[str, Any], tuple[Reference, ...]]] | None] = ContextVar(
-    "alignment_pod_references", default=None
+# Within one evaluation, each object's pod spec is walked once for each thing asked of it
+# (its references, its containers), whatever number of rules asks: the reference, lane and
+# supply rules all do. Each entry holds its object, so no other object can take its id
+# while the evaluation lasts.
+_WALKED: ContextVar[dict[tuple[str, int], tuple[Mapping[str, Any], tuple[Any, ...]]] | None] = (
+    ContextVar("alignment_pod_walks", default=None)
 )
 
 
@@ -90,16 +92,26 @@ def walked_once() -> Iterator[None]:
         _WALKED.reset(token)
 
 
-def references(key: ObjectKey, obj: Mapping[str, Any]) -> Iterator[Reference]:
-    """What the workload's pod spec names, with where it names it."""
+def walked(
+    what: str,
+    walk: Callable[[ObjectKey, Mapping[str, Any]], Iterator[T]],
+    key: ObjectKey,
+    obj: Mapping[str, Any],
+) -> Iterator[T]:
+    """``walk(key, obj)``, remembered under ``what`` for the evaluation (walked_once)."""
     memo = _WALKED.get()
     if memo is None:
-        return _references(key, obj)
-    held = memo.get(id(obj))
+        return walk(key, obj)
+    held = memo.get((what, id(obj)))
     if held is None or held[0] is not obj:
-        held = (obj, tuple(_references(key, obj)))
-        memo[id(obj)] = held
+        held = (obj, tuple(walk(key, obj)))
+        memo[what, id(obj)] = held
     return iter(held[1])
+
+
+def references(key: ObjectKey, obj: Mapping[str, Any]) -> Iterator[Reference]:
+    """What the workload's pod spec names, with where it names it."""
+    return walked("references", _references, key, obj)
 
 
 def _references(key: ObjectKey, obj: Mapping[str, Any]) -> Iterator[Reference]:

@@ -37,6 +37,8 @@ def _lane(reach: Reach, key: ObjectKey) -> LaneSpec | None:
 def _judge(
     rule_id: str, objects: Objects, reach: Reach, judgement: Judgement
 ) -> Iterator[Violation]:
+    if not any(lane.supply for lane in (*reach.lanes, reach.default_lane) if lane):
+        return  # the common case: no lane requires anything of its images
     for key, obj in reach.judged(objects):
         lane = _lane(reach, key)
         if lane is None or not lane.supply:

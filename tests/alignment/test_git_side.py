@@ -36,6 +36,7 @@ def reading(live: dict, git: dict, drifted: set[ObjectKey]) -> SimpleNamespace: 
         state=SimpleNamespace(objects=declared),
         live=SimpleNamespace(objects=live),
         drift=[SimpleNamespace(key=key) for key in drifted],
+        policy=SimpleNamespace(source=SimpleNamespace(url="https://git.example/shop.git")),
     )
 
 
