@@ -1,5 +1,6 @@
-"""The demo's story: two lanes, two local clusters, a Git repository of real manifests,
-live edits by different hands, remediations in every state, and 30 days of history.
+"""The demo's story: lanes, two local clusters, a Git repository of real manifests,
+live edits by different hands, remediations in every state, and 30 days of history; with
+the local registry (scripts/demo_supply.py), a lane whose images must prove their origin.
 
 Imported by scripts/demo after Django is set up. Seeding runs once (a marker in var/);
 everything it does goes through the product's own services, as a user would.
@@ -11,11 +12,14 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from demo_supply import Release
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "scripts" / "demo.d" / "manifests"
@@ -93,11 +97,15 @@ def document(
     }
 
 
-def configuration(repository: Path) -> list[dict[str, Any]]:
-    return [*lanes_and_clusters(), *shop_policies(repository)]
+def configuration(repository: Path, release: Release | None) -> list[dict[str, Any]]:
+    return [*lanes_and_clusters(release), *shop_policies(repository, release)]
 
 
-def lanes_and_clusters() -> list[dict[str, Any]]:
+def lanes_and_clusters(release: Release | None = None) -> list[dict[str, Any]]:
+    """Lanes controlled and fast, east and west; lane release on east with the registry."""
+    import demo_supply
+
+    released = [document("Lane", demo_supply.LANE, release.lane_spec())] if release else []
     return [
         document(
             "Lane",
@@ -129,10 +137,14 @@ def lanes_and_clusters() -> list[dict[str, Any]]:
                 "secrets": ["dev-*"],
             },
         ),
+        *released,
         document(
             "Cluster",
             "east",
-            {"kubeconfig": kubeconfig("east", "driftcontrol-scanner"), "lanes": ["controlled"]},
+            {
+                "kubeconfig": kubeconfig("east", "driftcontrol-scanner"),
+                "lanes": ["controlled", *([demo_supply.LANE] if release else [])],
+            },
             labels={"region": "eu", "tier": "production"},
         ),
         document(
@@ -144,8 +156,12 @@ def lanes_and_clusters() -> list[dict[str, Any]]:
     ]
 
 
-def shop_policies(repository: Path) -> list[dict[str, Any]]:
+def shop_policies(repository: Path, release: Release | None = None) -> list[dict[str, Any]]:
+    import demo_supply
+
     shop = {"source": "shop", "namespace": NAMESPACE, "namespaces": {"include": [NAMESPACE]}}
+    # Production also reads lane release's namespace (Git holds it for east only).
+    production = [NAMESPACE, *([demo_supply.NAMESPACE] if release else [])]
     return [
         document(
             "GitSource",
@@ -163,6 +179,7 @@ def shop_policies(repository: Path) -> list[dict[str, Any]]:
             {
                 "description": "The shop in production: detect, people decide.",
                 **shop,
+                "namespaces": {"include": production},
                 "clusters": {"selector": {"matchLabels": {"region": "eu"}}},
                 "interval": "2m",
                 "mode": "detect-only",
@@ -187,49 +204,17 @@ def shop_policies(repository: Path) -> list[dict[str, Any]]:
 
 def live_edits() -> None:
     """What people and tools do to clusters behind Git's back."""
-    kubectl(
-        "east",
-        "set",
-        "image",
-        "-n",
-        NAMESPACE,
-        "deployment/frontend",
-        "server=gcr.io/google-samples/microservices-demo/frontend:v0.8.0-hotfix",
-    )
+    kubectl("east", "set", "image", "-n", NAMESPACE, "deployment/frontend",
+            "server=gcr.io/google-samples/microservices-demo/frontend:v0.8.0-hotfix")  # fmt: skip
     kubectl("east", "scale", "-n", NAMESPACE, "deployment/web", "--replicas=6")
-    kubectl(
-        "east",
-        "patch",
-        "-n",
-        NAMESPACE,
-        "rolebinding",
-        "deployers",
-        "--type=json",
-        "-p",
-        '[{"op":"add","path":"/subjects/-","value":{"kind":"User","name":"contractor",'
-        '"apiGroup":"rbac.authorization.k8s.io"}}]',
-    )
-    kubectl(
-        "east",
-        "patch",
-        "-n",
-        NAMESPACE,
-        "configmap",
-        "shop-settings",
-        "--type=merge",
-        "-p",
-        '{"data":{"currency":"USD"}}',
-        "--field-manager=helm-hotfix",
-    )
+    kubectl("east", "patch", "-n", NAMESPACE, "rolebinding", "deployers", "--type=json", "-p",
+            '[{"op":"add","path":"/subjects/-","value":{"kind":"User","name":"contractor",'
+            '"apiGroup":"rbac.authorization.k8s.io"}}]')  # fmt: skip
+    kubectl("east", "patch", "-n", NAMESPACE, "configmap", "shop-settings", "--type=merge",
+            "-p", '{"data":{"currency":"USD"}}', "--field-manager=helm-hotfix")  # fmt: skip
     kubectl("east", "delete", "-n", NAMESPACE, "service/redis-cart")
-    kubectl(
-        "west",
-        "edit",
-        "-n",
-        NAMESPACE,
-        "deployment/emailservice",
-        env={"KUBE_EDITOR": 'sed -i s/"8080"/"8081"/'},
-    )
+    kubectl("west", "edit", "-n", NAMESPACE, "deployment/emailservice",
+            env={"KUBE_EDITOR": 'sed -i s/"8080"/"8081"/'})  # fmt: skip
     kubectl("west", "label", "-n", NAMESPACE, "deployment/adservice", "owner=night-shift")
     misalignments()
 
@@ -238,18 +223,9 @@ def misalignments() -> None:
     """A reference that does not resolve, the fast lane reading production's database
     password, and production's default-deny NetworkPolicy deleted "to debug a timeout":
     the alignment rules' part of the story."""
-    kubectl(
-        "east",
-        "patch",
-        "-n",
-        NAMESPACE,
-        "deployment",
-        "web",
-        "--type=json",
-        "-p",
-        '[{"op":"add","path":"/spec/template/spec/containers/0/envFrom",'
-        '"value":[{"configMapRef":{"name":"feature-flags"}}]}]',
-    )
+    kubectl("east", "patch", "-n", NAMESPACE, "deployment", "web", "--type=json", "-p",
+            '[{"op":"add","path":"/spec/template/spec/containers/0/envFrom",'
+            '"value":[{"configMapRef":{"name":"feature-flags"}}]}]')  # fmt: skip
     kubectl(
         "west", "set", "env", "-n", NAMESPACE, "deployment/currencyservice", "--from=secret/shop-db"
     )
@@ -346,8 +322,30 @@ def demo_repositories() -> Path:
     return directory
 
 
-def seed(audit_url: Callable[[str], str]) -> None:
+def deploy(repository: Path, release: Release | None) -> None:
+    """The released shop on east and west; with the registry, lane release's Deployments
+    committed to Git and deployed on east."""
+    import demo_supply
+
+    namespace = repository.parent / "namespace.yaml"
+    namespace.write_text(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NAMESPACE}}}\n")
+    for cluster in ("east", "west"):
+        # The local clusters outlive var/ (and serve every clone): a story seeded before
+        # left its live edits there, and the story starts from the released shop.
+        for gone in (NAMESPACE, demo_supply.NAMESPACE):
+            kubectl(cluster, "delete", "namespace", gone, "--ignore-not-found", "--wait=true")
+        kubectl(cluster, "apply", "-f", str(namespace))
+        kubectl(cluster, "apply", "-n", NAMESPACE, "-R", "-f", str(repository / "k8s"))
+    if release:
+        kubectl("east", "create", "namespace", demo_supply.NAMESPACE)
+        kubectl("east", "apply", "-R", "-f", str(demo_supply.commit(release, repository)))
+        demo_supply.vouch(release, str(repository), repository)
+
+
+def seed(audit_url: Callable[[str], str], release: Release | None = None) -> None:
     """The whole story, once: later starts keep what is there (and what you did)."""
+    import demo_supply
+
     from drift import declarative
     from drift.models import Cluster, DriftPolicy
     from drift.services import analytics, clusters, scanning
@@ -363,20 +361,16 @@ def seed(audit_url: Callable[[str], str]) -> None:
     marker = Path(settings.VAR_DIR) / "demo-seeded"
     if marker.exists() and Cluster.objects.filter(name="west").exists():
         take_audit_feeds()
+        repository = demo_repositories() / "deploy"
+        if release and (repository / "k8s" / demo_supply.NAMESPACE).is_dir():
+            demo_supply.vouch(release, str(repository), repository)  # kept, or signed again
         say("demo data already in place (delete var/ to start over)")
         return
     say("creating the shop's Git repository and deploying it to east and west")
     repository = make_repository(demo_repositories() / "deploy")
-    namespace = repository.parent / "namespace.yaml"
-    namespace.write_text(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NAMESPACE}}}\n")
-    for cluster in ("east", "west"):
-        # The local clusters outlive var/ (and serve every clone): a story seeded before
-        # left its live edits there, and the story starts from the released shop.
-        kubectl(cluster, "delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true")
-        kubectl(cluster, "apply", "-f", str(namespace))
-        kubectl(cluster, "apply", "-n", NAMESPACE, "-R", "-f", str(repository / "k8s"))
+    deploy(repository, release)
     say("registering lanes, clusters, the Git source and two policies")
-    declarative.apply(configuration(repository), "system:demo")
+    declarative.apply(configuration(repository, release), "system:demo")
     take_audit_feeds()
     # alice may edit the shop on east (RBAC), though she is not the lane's deployer.
     kubectl("east", "create", "rolebinding", "shop-editors", "--clusterrole=edit",
