@@ -116,6 +116,14 @@ class Lookup:
         found: Evidence = self._once(key, image.host, lambda: _verified(door, image, digest, trust))
         return found
 
+    def trust(self, lane: rules.LaneSpec) -> Trust:
+        """The lane's trust configuration, built once per scan."""
+        key = ("trust", lane.name)
+        if key not in self.answers:
+            self.answers[key] = trust_of(lane)
+        found: Trust = self.answers[key]
+        return found
+
     def fingerprint(self, trust: Trust) -> str:
         """The trust's fingerprint, hashed once per scan rather than once per image."""
         if trust not in self.fingerprints:
@@ -129,7 +137,7 @@ class Lookup:
         for (_, image), lane in wanted.items():
             digest = image.partition(DIGEST_MARK)[2]
             if digest and requires_evidence(lane):
-                pinned.setdefault(trust_of(lane), set()).add(f"sha256:{digest}")
+                pinned.setdefault(self.trust(lane), set()).add(f"sha256:{digest}")
         for trust, digests in pinned.items():
             fingerprint = self.fingerprint(trust)
             digests = {d for d in digests if ("verdict", d, fingerprint) not in self.answers}
@@ -269,12 +277,15 @@ def _wanted(
     wanted: dict[tuple[str, str], rules.LaneSpec] = {}
     if not any(lane.supply for lane in (*lanes, default) if lane):
         return wanted
+    owner: dict[str, rules.LaneSpec | None] = {}  # namespace globs matched once each
     for key, obj in objects.items():
-        owners = [lane for lane in lanes if lane.owns(key.namespace)]
-        owners = owners or ([default] if default else [])
-        if len(owners) != 1 or not owners[0].supply:
+        if key.namespace not in owner:
+            owners = [lane for lane in lanes if lane.owns(key.namespace)]
+            owners = owners or ([default] if default else [])
+            owner[key.namespace] = owners[0] if len(owners) == 1 else None
+        lane = owner[key.namespace]
+        if lane is None or not lane.supply:
             continue
-        lane = owners[0]
         for container in containers(key, obj):
             # A tag is resolved for what a lane requiring digests suggests instead.
             tagged = not container.pinned and lane.supply.get("requireDigest")
@@ -295,6 +306,8 @@ def _check(image: str, lane: rules.LaneSpec, lookup: Lookup) -> ImageCheck:
     if not requires_evidence(lane):
         return ImageCheck(image, digest)
     try:
-        return ImageCheck(image, digest, evidence=lookup.evidence(parsed, digest, trust_of(lane)))
+        return ImageCheck(
+            image, digest, evidence=lookup.evidence(parsed, digest, lookup.trust(lane))
+        )
     except registry.RegistryError as error:
         return ImageCheck(image, digest, unverifiable=str(error))

@@ -109,6 +109,20 @@ def walked(
     return iter(held[1])
 
 
+def once(what: str, held: Mapping[Any, Any], compute: Callable[[], T]) -> T:
+    """``compute()``, remembered under ``what`` and the mapping ``held`` (the evaluation's
+    objects) for the evaluation: several rules sharing one pass over them."""
+    memo = _WALKED.get()
+    if memo is None:
+        return compute()
+    kept = memo.get((what, id(held)))
+    if kept is None or kept[0] is not held:
+        kept = (held, (compute(),))
+        memo[what, id(held)] = kept
+    found: T = kept[1][0]
+    return found
+
+
 def references(key: ObjectKey, obj: Mapping[str, Any]) -> Iterator[Reference]:
     """What the workload's pod spec names, with where it names it."""
     return walked("references", _references, key, obj)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from alignment.rules import pods
 from alignment.rules.base import Evidence, LaneSpec, Objects, Reach, Violation, rule
 from alignment.rules.images import Container, ImageCheck, containers
 from alignment.supply.provenance import normalise_source
@@ -34,24 +35,44 @@ def _lane(reach: Reach, key: ObjectKey) -> LaneSpec | None:
     return owners[0] if len(owners) == 1 else None
 
 
-def _judge(
-    rule_id: str, objects: Objects, reach: Reach, judgement: Judgement
-) -> Iterator[Violation]:
+# Each rule's judgement of one image, in the rules' order (filled where each is defined).
+JUDGEMENTS: dict[str, Judgement] = {}
+
+
+def judgement(rule_id: str) -> Callable[[Judgement], Judgement]:
+    def register(judge: Judgement) -> Judgement:
+        JUDGEMENTS[rule_id] = judge
+        return judge
+
+    return register
+
+
+def _judge(rule_id: str, objects: Objects, reach: Reach) -> Iterator[Violation]:
+    """The rule's violations, from the one pass every supply rule of an evaluation shares."""
+    found = pods.once("supply", objects, lambda: _every_violation(objects, reach))
+    return iter(found.get(rule_id, ()))
+
+
+def _every_violation(objects: Objects, reach: Reach) -> dict[str, list[Violation]]:
+    """Every supply rule's violations: each workload's containers judged by each rule."""
+    found: dict[str, list[Violation]] = {}
     if not any(lane.supply for lane in (*reach.lanes, reach.default_lane) if lane):
-        return  # the common case: no lane requires anything of its images
+        return found  # the common case: no lane requires anything of its images
     for key, obj in reach.judged(objects):
         lane = _lane(reach, key)
         if lane is None or not lane.supply:
             continue
-        faults: list[tuple[Container, str, str]] = []
+        faults: dict[str, list[tuple[Container, str, str]]] = {}
         for container in containers(key, obj):
             check = reach.circumstances.images.get((lane.name, container.image))
-            reason = judgement(lane, container, check, reach)
-            if reason is not None:
-                digest = check.digest if check and not container.pinned else ""
-                faults.append((container, reason, digest))
-        if faults:
-            yield _violation(rule_id, key, obj, lane, faults)
+            digest = check.digest if check and not container.pinned else ""
+            for rule_id, judge in JUDGEMENTS.items():
+                reason = judge(lane, container, check, reach)
+                if reason is not None:
+                    faults.setdefault(rule_id, []).append((container, reason, digest))
+        for rule_id, listed in faults.items():
+            found.setdefault(rule_id, []).append(_violation(rule_id, key, obj, lane, listed))
+    return found
 
 
 def _violation(
@@ -94,14 +115,18 @@ def _looked_at(lane: LaneSpec, check: ImageCheck | None) -> ImageCheck | None:
     local=True,
 )
 def digest(objects: Objects, reach: Reach) -> Iterator[Violation]:
-    def judgement(lane: LaneSpec, c: Container, check: ImageCheck | None, _: Reach) -> str | None:
-        if not lane.supply.get("requireDigest") or c.pinned:
-            return None
-        resolved = check.digest if check else ""
-        name = c.image.rsplit(":", 1)[0] if ":" in c.image.rpartition("/")[2] else c.image
-        return f"a tag, not a digest; pin {name}@{resolved}" if resolved else "a tag, not a digest"
+    return _judge("supply.digest", objects, reach)
 
-    return _judge("supply.digest", objects, reach, judgement)
+
+@judgement("supply.digest")
+def _digest_judgement(
+    lane: LaneSpec, c: Container, check: ImageCheck | None, _: Reach
+) -> str | None:
+    if not lane.supply.get("requireDigest") or c.pinned:
+        return None
+    resolved = check.digest if check else ""
+    name = c.image.rsplit(":", 1)[0] if ":" in c.image.rpartition("/")[2] else c.image
+    return f"a tag, not a digest; pin {name}@{resolved}" if resolved else "a tag, not a digest"
 
 
 @rule(
@@ -115,12 +140,16 @@ def digest(objects: Objects, reach: Reach) -> Iterator[Violation]:
     local=True,
 )
 def unverifiable(objects: Objects, reach: Reach) -> Iterator[Violation]:
-    def judgement(lane: LaneSpec, c: Container, check: ImageCheck | None, _: Reach) -> str | None:
-        if check is None or not check.unverifiable or not requires_evidence(lane):
-            return None
-        return f"could not be verified: {check.unverifiable}"
+    return _judge("supply.unverifiable", objects, reach)
 
-    return _judge("supply.unverifiable", objects, reach, judgement)
+
+@judgement("supply.unverifiable")
+def _unverifiable_judgement(
+    lane: LaneSpec, c: Container, check: ImageCheck | None, _: Reach
+) -> str | None:
+    if check is None or not check.unverifiable or not requires_evidence(lane):
+        return None
+    return f"could not be verified: {check.unverifiable}"
 
 
 def _signature_state(lane: LaneSpec, check: ImageCheck | None) -> tuple[str, str] | None:
@@ -138,12 +167,13 @@ def _signature_state(lane: LaneSpec, check: ImageCheck | None) -> tuple[str, str
 
 
 def _signature_rule(rule_id: str, state: str, say: Callable[[str], str]) -> Callable[..., Any]:
-    def check(objects: Objects, reach: Reach) -> Iterator[Violation]:
-        def judgement(lane: LaneSpec, _: Container, c: ImageCheck | None, __: Reach) -> str | None:
-            found = _signature_state(lane, c)
-            return say(found[1]) if found and found[0] == state else None
+    @judgement(rule_id)
+    def judged(lane: LaneSpec, _: Container, c: ImageCheck | None, __: Reach) -> str | None:
+        found = _signature_state(lane, c)
+        return say(found[1]) if found and found[0] == state else None
 
-        return _judge(rule_id, objects, reach, judgement)
+    def check(objects: Objects, reach: Reach) -> Iterator[Violation]:
+        return _judge(rule_id, objects, reach)
 
     return check
 
@@ -218,17 +248,21 @@ def _sources(lane: LaneSpec, reach: Reach) -> set[str]:
     local=True,
 )
 def no_provenance(objects: Objects, reach: Reach) -> Iterator[Violation]:
-    def judgement(lane: LaneSpec, _: Container, c: ImageCheck | None, __: Reach) -> str | None:
-        vouched = _vouched(lane, c)
-        if vouched is None or vouched:
-            return None
-        others = list(c.evidence.provenance if c and c.evidence else ())
-        if others:
-            first = others[0]
-            return f"its provenance is {first.signature}: {first.reason or first.signer}"
-        return "no SLSA provenance attached"
+    return _judge("supply.no-provenance", objects, reach)
 
-    return _judge("supply.no-provenance", objects, reach, judgement)
+
+@judgement("supply.no-provenance")
+def _no_provenance_judgement(
+    lane: LaneSpec, _: Container, c: ImageCheck | None, __: Reach
+) -> str | None:
+    vouched = _vouched(lane, c)
+    if vouched is None or vouched:
+        return None
+    others = list(c.evidence.provenance if c and c.evidence else ())
+    if others:
+        first = others[0]
+        return f"its provenance is {first.signature}: {first.reason or first.signer}"
+    return "no SLSA provenance attached"
 
 
 @rule(
@@ -241,14 +275,16 @@ def no_provenance(objects: Objects, reach: Reach) -> Iterator[Violation]:
     local=True,
 )
 def builder(objects: Objects, reach: Reach) -> Iterator[Violation]:
-    def judgement(lane: LaneSpec, _: Container, c: ImageCheck | None, __: Reach) -> str | None:
-        vouched = _vouched(lane, c)
-        if not vouched or any(_allowed_builder(lane, p) for p in vouched):
-            return None
-        level = f", SLSA build level {vouched[0].level}" if vouched[0].level is not None else ""
-        return f"built by {vouched[0].builder}{level}, not an allowed builder"
+    return _judge("supply.builder", objects, reach)
 
-    return _judge("supply.builder", objects, reach, judgement)
+
+@judgement("supply.builder")
+def _builder_judgement(lane: LaneSpec, _: Container, c: ImageCheck | None, __: Reach) -> str | None:
+    vouched = _vouched(lane, c)
+    if not vouched or any(_allowed_builder(lane, p) for p in vouched):
+        return None
+    level = f", SLSA build level {vouched[0].level}" if vouched[0].level is not None else ""
+    return f"built by {vouched[0].builder}{level}, not an allowed builder"
 
 
 @rule(
@@ -261,14 +297,18 @@ def builder(objects: Objects, reach: Reach) -> Iterator[Violation]:
     local=True,
 )
 def source_mismatch(objects: Objects, reach: Reach) -> Iterator[Violation]:
-    def judgement(lane: LaneSpec, _: Container, c: ImageCheck | None, r: Reach) -> str | None:
-        vouched = [p for p in _vouched(lane, c) or [] if _allowed_builder(lane, p)]
-        sources = _sources(lane, r)
-        if not vouched or not sources:
-            return None
-        if any(normalise_source(p.source) in sources for p in vouched):
-            return None
-        built = vouched[0].source or "an unnamed source"
-        return f"built from {built}, not {', '.join(sorted(sources))}"
+    return _judge("supply.source-mismatch", objects, reach)
 
-    return _judge("supply.source-mismatch", objects, reach, judgement)
+
+@judgement("supply.source-mismatch")
+def _source_mismatch_judgement(
+    lane: LaneSpec, _: Container, c: ImageCheck | None, r: Reach
+) -> str | None:
+    vouched = [p for p in _vouched(lane, c) or [] if _allowed_builder(lane, p)]
+    sources = _sources(lane, r)
+    if not vouched or not sources:
+        return None
+    if any(normalise_source(p.source) in sources for p in vouched):
+        return None
+    built = vouched[0].source or "an unnamed source"
+    return f"built from {built}, not {', '.join(sorted(sources))}"
