@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -53,12 +54,26 @@ class Commits:
         if self.source is None or not revision:
             return False
         if revision not in self.answers:
-            try:
-                found = desired.repository(self.source).resolve(revision) == revision
-            except (GitError, ValueError):  # not there, or not a revision at all
-                found = False
-            self.answers[revision] = found
+            self.answers[revision] = _in_git(self.source, revision)
         return self.answers[revision]
+
+
+# Commits found in a source, by (URL, revision): a commit stays once it is there, so each
+# process asks Git once (a scan would otherwise run git for it every time).
+_FOUND_COMMITS: set[tuple[str, str]] = set()
+_FOUND_KEPT = 10_000
+
+
+def _in_git(source: GitSource, revision: str) -> bool:
+    if (source.url, revision) in _FOUND_COMMITS:
+        return True
+    try:
+        found = desired.repository(source).resolve(revision) == revision
+    except (GitError, ValueError):  # not there, or not a revision at all
+        return False
+    if found and len(_FOUND_COMMITS) < _FOUND_KEPT:
+        _FOUND_COMMITS.add((source.url, revision))
+    return found
 
 
 def record(
@@ -100,13 +115,45 @@ def record(
                     seen_at=now,
                 )
             )
-    with transaction.atomic():
-        replaced = ImageUse.objects.filter(policy=policy, cluster=cluster)
-        if read is not None:
-            replaced = replaced.filter(kind__in=set(read))
-        replaced.delete()
-        ImageUse.objects.bulk_create(rows, batch_size=1000)
+    _store(policy, cluster, rows, read, now)
     return len(rows)
+
+
+_SAME = ("image", "digest", "lane", "state", "detail")
+
+
+def _store(
+    policy: DriftPolicy,
+    cluster: Cluster,
+    rows: list[ImageUse],
+    read: Iterable[str] | None,
+    now: datetime,
+) -> None:
+    """Write only what changed: a scan that saw what the last one saw updates seen_at in
+    one statement, instead of rewriting every row."""
+    kept = ImageUse.objects.filter(policy=policy, cluster=cluster)
+    if read is not None:
+        kept = kept.filter(kind__in=set(read))
+    with transaction.atomic():
+        before = {
+            (u["namespace"], u["kind"], u["name"], u["container"]): u
+            for u in kept.select_for_update().values(
+                "pk", "namespace", "kind", "name", "container", *_SAME
+            )
+        }
+        fresh, unchanged, stale = [], [], []
+        for row in rows:
+            was = before.pop((row.namespace, row.kind, row.name, row.container), None)
+            if was is not None and all(was[f] == getattr(row, f) for f in _SAME):
+                unchanged.append(was["pk"])
+                continue
+            if was is not None:
+                stale.append(was["pk"])  # changed: replaced by the fresh row
+            fresh.append(row)
+        stale += [u["pk"] for u in before.values()]  # not seen any more
+        ImageUse.objects.filter(pk__in=stale).delete()
+        ImageUse.objects.filter(pk__in=unchanged).update(seen_at=now)
+        ImageUse.objects.bulk_create(fresh, batch_size=1000)
 
 
 def _faults(violations: Iterable[rules.Violation]) -> dict[tuple[ObjectKey, str], str]:

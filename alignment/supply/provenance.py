@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from alignment.supply.dsse import Statement
@@ -115,6 +116,7 @@ def stated_level(builder: Mapping[str, Any]) -> int | None:
     return int(match.group(1)) if match else None
 
 
+@lru_cache(maxsize=4096)
 def normalise_source(uri: str) -> str:
     """A source repository as provenance, lanes and Git sources all name it, comparably:
     `git+https://github.com/a/b.git@refs/heads/main`, `https://github.com/a/b/` and

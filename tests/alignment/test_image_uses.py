@@ -46,3 +46,21 @@ def test_a_scan_replaces_its_rows_but_keeps_kinds_it_could_not_list() -> None:
 
     image_uses.record(policy, cluster, second, lanes, {}, [], read={"Deployment", "CronJob"})
     assert kept() == {("Deployment", "web", "shop/web:2")}
+
+
+def test_a_scan_that_saw_the_same_keeps_the_rows_and_marks_them_seen() -> None:
+    policy, cluster = DriftPolicyFactory(), ClusterFactory()
+    lanes = (rules.LaneSpec("controlled", namespaces=("shop",)),)
+    seen = objects(WORKLOADS.replace("WEB", "1"))
+    image_uses.record(policy, cluster, seen, lanes, {}, [])
+    rows = dict(ImageUse.objects.values_list("name", "pk"))
+    first_seen = set(ImageUse.objects.values_list("seen_at", flat=True))
+
+    image_uses.record(policy, cluster, seen, lanes, {}, [])
+    assert dict(ImageUse.objects.values_list("name", "pk")) == rows
+    assert set(ImageUse.objects.values_list("seen_at", flat=True)).isdisjoint(first_seen)
+
+    image_uses.record(policy, cluster, objects(WORKLOADS.replace("WEB", "3")), lanes, {}, [])
+    now = dict(ImageUse.objects.values_list("name", "pk"))
+    assert now["report"] == rows["report"] and now["web"] != rows["web"]
+    assert kept() == {("Deployment", "web", "shop/web:3"), ("CronJob", "report", "shop/report:1")}
