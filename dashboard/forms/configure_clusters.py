@@ -11,6 +11,7 @@ from django import forms
 
 from dashboard.forms.configure import DocumentForm
 from drift.declarative import API_VERSION
+from drift.engine.admission_terms import DEFAULT_MODE
 from drift.engine.requirements import POD_SECURITY_LEVELS
 from drift.models import Cluster, Lane
 from driftcontrol.api.bounds import MAX_TEXT
@@ -50,6 +51,9 @@ LANE_PATHS = {
     "spec.secrets": "secrets",
     **{f"spec.requires.{key}": name for name, key in REQUIRES_FIELDS.items()},
     "spec.requireDigest": "require_digest",
+    "spec.admission": "admission_mode",
+    "spec.admission.mode": "admission_mode",
+    "spec.admission.breakGlassGroups": "break_glass_groups",
 }
 # The lane's one-per-line fields, and their document keys.
 LANE_LINES = {
@@ -283,17 +287,38 @@ class LaneForm(ConfigurationForm):
         label="Images pinned by digest (name@sha256:...)",
         help_text="Signers and provenance are set in the Lane document (drift apply, the API).",
     )
+    # How its admission webhook treats changes (drift.engine.admission_terms).
+    admission_mode = forms.ChoiceField(
+        required=False,
+        label="Admission mode",
+        choices=[
+            ("off", "Off: prevent nothing"),
+            ("warn", "Warn: allow, and kubectl shows the warning"),
+            ("deny", "Deny: refuse changes that break its rules"),
+        ],
+        initial=DEFAULT_MODE,
+        help_text="Changes to its Git-managed objects by others than its deployers, and "
+        "changes breaking its rules.",
+    )
+    break_glass_groups = _lines_field(
+        "Break-glass groups",
+        "Groups whose members may still change its Git-managed objects, one per line, like "
+        "sre-oncall: allowed, and raised as a lane.break-glass finding for review.",
+    )
 
     def __init__(self, *args: Any, lane: Lane | None = None, **kwargs: Any) -> None:
         super().__init__(*args, editing=lane.name if lane else "", **kwargs)
         # The signers and provenance the form does not show are kept as they are.
         self.supply = dict(lane.supply or {}) if lane is not None else {}
+        self.admission = dict(lane.admission or {}) if lane is not None else {}
         if lane is not None and not self.is_bound:
             self.initial |= {
                 "description": lane.description,
                 **{name: "\n".join(getattr(lane, name)) for name in LANE_LINES},
                 **_requires_initial(lane.requires or {}),
                 "require_digest": bool(self.supply.get("requireDigest")),
+                "admission_mode": self.admission.get("mode", DEFAULT_MODE),
+                "break_glass_groups": "\n".join(self.admission.get("breakGlassGroups") or []),
             }
 
     def document(self) -> dict[str, Any]:
@@ -309,7 +334,19 @@ class LaneForm(ConfigurationForm):
             if value:
                 requires[key] = value
         supply = {**self.supply, "requireDigest": bool(data.get("require_digest"))}
-        return _document("Lane", self.object_name(), {**spec, "requires": requires, **supply})
+        spec |= {"requires": requires, **supply, "admission": self._admission()}
+        return _document("Lane", self.object_name(), spec)
+
+    def _admission(self) -> dict[str, Any]:
+        """The admission terms as the form sets them; keys it does not show are kept."""
+        data = self.cleaned_data
+        admission = {**self.admission, "mode": data.get("admission_mode") or DEFAULT_MODE}
+        groups = _lines(data.get("break_glass_groups") or "")
+        if groups:
+            admission["breakGlassGroups"] = groups
+        else:
+            admission.pop("breakGlassGroups", None)
+        return admission
 
 
 def _requires_initial(requires: dict[str, Any]) -> dict[str, Any]:

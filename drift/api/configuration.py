@@ -66,6 +66,7 @@ class LaneSerializer(serializers.ModelSerializer[Lane]):
             "secrets",
             "requires",
             "supply",
+            "admission",
             "clusters",
             "created_at",
             "updated_at",

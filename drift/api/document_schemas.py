@@ -14,7 +14,7 @@ from typing import Any
 
 from drift.declarative import API_VERSION
 from drift.declarative.reading import NAME_PATTERN
-from drift.engine import requirements
+from drift.engine import admission_terms, requirements
 from drift.models.choices import AutoRemediation, PolicyMode, RemediationStrategy, UndeclaredFields
 
 _NAME = {"type": "string", "pattern": NAME_PATTERN.pattern, "maxLength": 63}
@@ -104,6 +104,22 @@ _PROVENANCE = _object(
         },
     }
 )
+_ADMISSION = _object(
+    {
+        "mode": {
+            "type": "string",
+            "enum": list(admission_terms.MODES),
+            "description": "off (the default), warn, or deny changes that break its rules",
+        },
+        "breakGlassGroups": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+            "uniqueItems": True,
+            "description": "groups whose members may still change its Git-managed objects "
+            "(allowed, audited, raised as lane.break-glass)",
+        },
+    }
+)
 LANE = _object(
     {
         "description": _TEXT,
@@ -115,6 +131,7 @@ LANE = _object(
         "requireDigest": {**_FLAG, "description": "images pinned as name@sha256:..."},
         "signers": {"type": "array", "items": _SIGNER, "description": "who may sign images"},
         "provenance": _PROVENANCE,
+        "admission": {**_ADMISSION, "description": "what its admission webhook prevents"},
     }
 )
 SOURCE = _object(

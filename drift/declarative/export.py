@@ -36,6 +36,7 @@ def lane(lane: Lane) -> dict[str, Any]:
                 **{key: getattr(lane, field) for key, field in LANE_FIELDS.items()},
                 "requires": lane.requires,
                 **(lane.supply or {}),
+                "admission": lane.admission,
             }
         ),
     )

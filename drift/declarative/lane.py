@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from drift.declarative.reading import Planned, Reader
-from drift.engine import requirements, supply_terms
+from drift.engine import admission_terms, requirements, supply_terms
 
 # Document key -> model field: what the lane owns, and what its workloads may use.
 FIELDS = {
@@ -20,7 +20,7 @@ FIELDS = {
 
 
 def read(reader: Reader, name: str, base: Path | None) -> Planned:
-    reader.known([*FIELDS, "description", "requires", *supply_terms.KEYS])
+    reader.known([*FIELDS, "description", "requires", *supply_terms.KEYS, "admission"])
     values: dict[str, Any] = {field: reader.strings(key) for key, field in FIELDS.items()}
     requires = reader.spec.get("requires", {})
     found = requirements.problems(requires, "spec.requires")
@@ -30,4 +30,8 @@ def read(reader: Reader, name: str, base: Path | None) -> Planned:
     found = supply_terms.problems(supply, "spec")
     reader.checked(found)
     values["supply"] = {} if found else supply
+    admission = reader.spec.get("admission", {})
+    found = admission_terms.problems(admission, "spec.admission")
+    reader.checked(found)
+    values["admission"] = {} if found else admission
     return Planned("Lane", name, {**values, "description": reader.get("description", str, "")})

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 
-from drift.engine import requirements, rules, supply_terms
+from drift.engine import admission_terms, requirements, rules, supply_terms
 from drift.models.validation import raise_problems
 from driftcontrol.crypto import SealedTextField, seal, unseal
 
@@ -44,6 +44,9 @@ class Lane(models.Model):
     # What its images must prove (alignment's `supply.*` rules): requireDigest, signers,
     # provenance, as drift.engine.supply_terms describes them. Empty: nothing required.
     supply = models.JSONField(default=dict, blank=True)
+    # How its admission webhook treats changes (mode, breakGlassGroups), as
+    # drift.engine.admission_terms describes them. Empty: mode off, nothing prevented.
+    admission = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -61,6 +64,7 @@ class Lane(models.Model):
             problems[field] = found
         problems["requires"] = requirements.problems(self.requires, "requires")
         problems["supply"] = supply_terms.problems(self.supply, "supply")
+        problems["admission"] = admission_terms.problems(self.admission, "admission")
         raise_problems(problems)
 
 
