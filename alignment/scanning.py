@@ -188,6 +188,7 @@ def lane_specs(lanes: Iterable[Lane]) -> tuple[rules.LaneSpec, ...]:
             tuple(lane.secrets),
             dict(lane.requires or {}),
             dict(lane.supply or {}),
+            dict(lane.admission or {}),
         )
         for lane in lanes
     )

@@ -42,6 +42,9 @@ class LaneSpec:
     # What its images must prove: requireDigest, signers, provenance (drift.engine.
     # supply_terms; alignment.rules.supply reads it); empty requires nothing.
     supply: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # How its admission webhook treats changes: mode, breakGlassGroups (drift.engine.
+    # admission_terms; alignment.admission.decide reads it); empty: mode off.
+    admission: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def owns(self, namespace: str) -> bool:
         return any(fnmatchcase(namespace, glob) for glob in self.namespaces)
