@@ -10,6 +10,7 @@ mapping): its keys, and their validation. The same function serves `Lane.clean`,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from drift.engine.rules import Problem
@@ -22,7 +23,7 @@ KEYS = ("mode", "breakGlassGroups")
 
 def mode(terms: Any) -> str:
     """The lane's mode; anything but a known one reads as off (the webhook fails open)."""
-    found = terms.get("mode", DEFAULT_MODE) if isinstance(terms, dict) else DEFAULT_MODE
+    found = terms.get("mode", DEFAULT_MODE) if isinstance(terms, Mapping) else DEFAULT_MODE
     return found if found in MODES else DEFAULT_MODE
 
 

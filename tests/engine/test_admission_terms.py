@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -51,5 +52,6 @@ def test_each_mistake_is_named_where_it_is(terms: Any, path: str, words: str) ->
 def test_a_lane_that_says_nothing_prevents_nothing() -> None:
     assert mode({}) == "off"
     assert mode({"mode": "warn"}) == "warn"
+    assert mode(MappingProxyType({"mode": "deny"})) == "deny"  # as alignment's LaneSpec holds it
     assert mode({"mode": "nonsense"}) == "off"
     assert mode(None) == "off"
