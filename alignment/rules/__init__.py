@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 # Importing a rule module registers its rules.
+from alignment.rules import admission as _admission_rules  # noqa: F401
 from alignment.rules import deployers as _deployer_rules  # noqa: F401
 from alignment.rules import lanes as _lane_rules  # noqa: F401
 from alignment.rules import pods

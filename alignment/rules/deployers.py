@@ -6,7 +6,7 @@ so a `kubectl scale` or a remove-only patch, which managedFields cannot show, is
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
@@ -93,7 +93,13 @@ def _since_last_deployer(
 
 
 def _allowed(write: Write, identities: tuple[str, ...]) -> bool:
-    names = (write.user, *write.groups)
+    return identified(write.user, write.groups, identities)
+
+
+def identified(user: str, groups: Iterable[str], identities: tuple[str, ...]) -> bool:
+    """Whether the user, or one of their groups, is one of the identities (globs): how a
+    lane's deployers are told from others, here and at admission."""
+    names = (user, *groups)
     return any(fnmatchcase(name, glob) for name in names for glob in identities)
 
 
