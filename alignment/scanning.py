@@ -69,8 +69,11 @@ def _observe(
     if reading.cluster is not None and reading.cluster.pk:
         kinds = {kind for _, kind in live.read}
         commits = image_uses.Commits(head.revision, reading.policy.source)
-        image_uses.record(
-            reading.policy, reading.cluster, live.objects, lanes, images, found, commits, kinds
+        cluster = reading.cluster
+        reading.afterwards.append(  # kept once the scan records (never by a dry run)
+            lambda: image_uses.record(
+                reading.policy, cluster, live.objects, lanes, images, found, commits, kinds
+            )
         )
     return observations
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -22,15 +23,7 @@ from drift import git, kube
 from drift.engine.compare import compare
 from drift.engine.normalize import DesiredObject, ObjectKey, SecretHasher, key_of
 from drift.engine.policy import EnginePolicy
-from drift.models import (
-    Cluster,
-    DriftPolicy,
-    FindingType,
-    GitSource,
-    Scan,
-    ScanStatus,
-    ScanTrigger,
-)
+from drift.models import Cluster, DriftPolicy, FindingType, GitSource, Scan, ScanStatus, ScanTrigger
 from drift.services import clusters, desired, evidence, ledger
 from driftcontrol import audit, queue
 from driftcontrol.extensions import app_modules
@@ -145,6 +138,8 @@ class _Scanner:
         revision = _read_source(self.policy.source)
         seen = examine(self.policy, connection, discovery, revision, self.progress, self.cluster)
         outcome = ledger.record(self.policy, self.cluster, seen.observations, seen.known, self.scan)
+        for write in seen.afterwards:
+            write()
         self.finish(seen.state, seen.live, outcome, seen.total)
 
     def connect(self) -> tuple[kube.Kube, kube.Discovery]:
@@ -208,6 +203,9 @@ class Reading:
     connection: kube.Kube
     discovery: kube.Discovery
     drift: list[ledger.Observation]  # what the diff found
+    # What a room keeps of the scan besides findings (alignment: which images run where),
+    # written once the scan records its findings; a dry run never writes it.
+    afterwards: list[Callable[[], object]] = field(default_factory=list)
 
 
 @dataclass
@@ -218,6 +216,7 @@ class Examination:
     live: evidence.LiveState
     observations: list[ledger.Observation]
     total: int  # the steps progress counted
+    afterwards: list[Callable[[], object]] = field(default_factory=list)  # Reading's
 
     def known(self, key: ObjectKey) -> bool:
         """Whether the evidence about key is complete: only then may its finding resolve."""
@@ -272,7 +271,7 @@ def examine(
     alike: list[ledger.Observation] = []
     for module in app_modules("scanning"):
         alike += module.observe(reading)
-    return Examination(state, live, observations + alike, total)
+    return Examination(state, live, observations + alike, total, reading.afterwards)
 
 
 def read_live(
