@@ -110,7 +110,8 @@ def test_nothing_is_left_behind_where_scans_keep_their_mirrors(
     sources.try_fetch(origin.as_uri(), "main", "k8s")
 
     assert not (tmp_path / "var").exists()
-    assert set(Path(tempfile.gettempdir()).glob("driftcontrol-test-fetch-*")) == before
+    # Nothing of its own left (another worker's fetch may come and go meanwhile).
+    assert set(Path(tempfile.gettempdir()).glob("driftcontrol-test-fetch-*")) <= before
 
 
 def free_port() -> int:
