@@ -4,19 +4,27 @@ push the same formats through tests/support/oci.py)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from alignment.supply import dsse
 from alignment.supply.cosign import DSSE_LAYER, SIGNATURE, SIMPLE_SIGNING, SignatureLayer
+from tests.support.oci_formats import (  # keys and Rekor entries as the registry tests make them
+    PrivateKey,
+    b64,
+    cosign_payload,
+    hashedrekord,
+    rekor_bundle,
+)
+from tests.support.oci_formats import ecdsa_key as ecdsa_key
+from tests.support.oci_formats import ed25519_key as ed25519_key
+from tests.support.oci_formats import public_pem as public_pem
+from tests.support.oci_formats import signature_over as sign
 
-PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 IMAGE = "registry.example:5000/shop/web"
 BUILDER = (
     "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/"
@@ -25,46 +33,9 @@ BUILDER = (
 COMMIT = "1ac93ce21ee526b36fd154b9058d97dfaa424c50"
 
 
-def ecdsa_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def ed25519_key() -> ed25519.Ed25519PrivateKey:
-    return ed25519.Ed25519PrivateKey.generate()
-
-
-def public_pem(key: PrivateKey) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-
-
-def sign(key: PrivateKey, message: bytes) -> bytes:
-    """As cosign signs: ECDSA P-256 over SHA-256 (DER), or pure Ed25519."""
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return key.sign(message)
-    return key.sign(message, ec.ECDSA(hashes.SHA256()))
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
 def simple_signing(digest: str, reference: str = IMAGE) -> bytes:
     """cosign's payload, exactly as `cosign sign` marshals it."""
-    return json.dumps(
-        {
-            "critical": {
-                "identity": {"docker-reference": reference},
-                "image": {"docker-manifest-digest": digest},
-                "type": "cosign container image signature",
-            },
-            "optional": None,
-        },
-        separators=(",", ":"),
-    ).encode()
+    return cosign_payload(reference, digest)
 
 
 def cosign_signature(
@@ -82,28 +53,7 @@ def cosign_signature(
 
 def rekor_annotation(key: PrivateKey, payload: bytes, signature: bytes) -> str:
     """cosign's `dev.sigstore.cosign/bundle`: a Rekor hashedrekord entry and its SET."""
-    body = {
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()}},
-            "signature": {
-                "content": b64(signature),
-                "publicKey": {"content": b64(public_pem(key).encode())},
-            },
-        },
-    }
-    return json.dumps(
-        {
-            "SignedEntryTimestamp": b64(b"not checked offline"),
-            "Payload": {
-                "body": b64(json.dumps(body).encode()),
-                "integratedTime": 1700000000,
-                "logIndex": 1,
-                "logID": "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d",
-            },
-        }
-    )
+    return rekor_bundle(hashedrekord(key, payload, signature))
 
 
 def statement(digest: str, predicate_type: str, predicate: dict[str, Any]) -> dict[str, Any]:
