@@ -62,16 +62,21 @@ def trust_of(lane: rules.LaneSpec) -> Trust:
                     keyless.get("subjectPattern", ""),
                 )
             )
-    return Trust(tuple(signers), trusted_root())
+    keyless = any(isinstance(signer, KeylessSigner) for signer in signers)
+    return Trust(tuple(signers), trusted_root() if keyless else "")
 
 
 @cache
 def trusted_root() -> str:
     """The Sigstore trusted root (SIGSTORE_TRUSTED_ROOT, a trusted_root.json) keyless
     signatures are verified against, offline; without one, keyless signatures are never
-    trusted."""
+    trusted. One that cannot be read makes the keyless lanes' images unverifiable (a
+    RegistryError, as an unreadable registry does), never untrusted."""
     path = settings.SIGSTORE_TRUSTED_ROOT
-    return Path(path).read_text() if path else ""
+    try:
+        return Path(path).read_text() if path else ""
+    except (OSError, UnicodeDecodeError) as error:
+        raise registry.RegistryError(f"SIGSTORE_TRUSTED_ROOT {path}: {error}") from error
 
 
 @dataclass
@@ -137,7 +142,11 @@ class Lookup:
         for (_, image), lane in wanted.items():
             digest = image.partition(DIGEST_MARK)[2]
             if digest and requires_evidence(lane):
-                pinned.setdefault(self.trust(lane), set()).add(f"sha256:{digest}")
+                try:
+                    trust = self.trust(lane)
+                except registry.RegistryError:
+                    continue  # its images' checks say why they are unverifiable
+                pinned.setdefault(trust, set()).add(f"sha256:{digest}")
         for trust, digests in pinned.items():
             fingerprint = self.fingerprint(trust)
             digests = {d for d in digests if ("verdict", d, fingerprint) not in self.answers}

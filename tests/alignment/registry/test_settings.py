@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 
-from alignment import registries, supply_chain
+from alignment import registries, rules, supply_chain
 from alignment.models import RegistryCredential
 from alignment.registry import Registry, Unreachable
 from alignment.supply import refs
 from driftcontrol.models import AuditEvent
 from tests.alignment.registry.conftest import PASSWORD, USER
+from tests.alignment.test_references import objects
+from tests.alignment.test_supply_rules import WEB
 from tests.plugins.registry import OciRegistry
 from tests.support import oci
 
@@ -119,3 +122,28 @@ def test_a_host_found_unreachable_is_not_waited_for_again_in_one_scan(
         oci_registry.start()
 
     assert asked == ["shop/web"]
+
+
+def test_an_unreadable_trusted_root_makes_keyless_images_unverifiable_not_untrusted(
+    oci_registry: OciRegistry, settings: Any, tmp_path: Path
+) -> None:
+    RegistryCredential.objects.create(host=oci_registry.host, ca_pem=oci_registry.ca_pem)
+    digest = oci.push_image(oci_registry.host, oci_registry.ca_pem, "shop/web", "1", content=b"k")
+    image = f"{oci_registry.host}/shop/web@{digest}"
+    keyless = {
+        "issuer": "https://token.actions.githubusercontent.com",
+        "subjectPattern": "^https://",
+    }
+    lane = rules.LaneSpec(
+        "release", namespaces=("shop",), supply={"signers": [{"name": "ci", "keyless": keyless}]}
+    )
+    web = objects(WEB.replace("IMAGE", image))
+    settings.SIGSTORE_TRUSTED_ROOT = str(tmp_path / "missing.json")
+    supply_chain.trusted_root.cache_clear()
+    try:
+        check = supply_chain.checks(web, (lane,))[("release", image)]
+    finally:
+        supply_chain.trusted_root.cache_clear()
+
+    assert check.evidence is None
+    assert check.unverifiable.startswith(f"SIGSTORE_TRUSTED_ROOT {tmp_path / 'missing.json'}: ")
