@@ -7,6 +7,7 @@ variable; ``driftcontrol.env.KNOWN`` holds the same list at run time.
 Each part reads its own variables and imports from another part what it builds on.
 """
 
+from driftcontrol.settings.admission import *  # noqa: F403
 from driftcontrol.settings.alignment import *  # noqa: F403
 from driftcontrol.settings.api import *  # noqa: F403
 from driftcontrol.settings.celery import *  # noqa: F403
