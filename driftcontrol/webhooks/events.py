@@ -51,6 +51,17 @@ _ALL = (
     EventType("remediation.cancelled", "A remediation was cancelled.", schemas.DECIDED),
     EventType("remediation.alert", "An alert-only remediation fired.", schemas.ALERT),
     EventType(
+        "admission.denied",
+        "The admission webhook refused a change that breaks a rule of a lane in mode deny.",
+        schemas.ADMISSION_DENIED,
+    ),
+    EventType(
+        "admission.break_glass",
+        "A lane's break-glass group made a change its admission terms hold back: let "
+        "through, and raised as a lane.break-glass finding for someone to review.",
+        schemas.ADMISSION_BREAK_GLASS,
+    ),
+    EventType(
         "ping",
         "A test delivery asked for from the API, the browser or the CLI; sent to that one "
         "subscription whatever its event types and filters.",

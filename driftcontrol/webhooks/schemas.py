@@ -28,6 +28,8 @@ REQUEST_STATUSES = (
 )
 STRATEGIES = ("sync", "rollback", "alert")
 REQUEST_TRIGGERS = ("manual", "auto", "verification", "flapping")
+# alignment.admission.decide.CHANGES: the operations a lane's admission terms judge.
+ADMISSION_OPERATIONS = ("CREATE", "UPDATE", "DELETE")
 
 STRING: Schema = {"type": "string"}
 INTEGER: Schema = {"type": "integer"}
@@ -137,3 +139,36 @@ PING = closed(
         "requested_by": {**STRING, "description": "who asked for the ping"},
     }
 )
+
+
+def admission_event(outcome: str) -> Schema:
+    """One decision of the admission webhook (alignment.admission.events.payload): the
+    change asked for, who asked, and the rules it broke."""
+    return closed(
+        {
+            "cluster": STRING,
+            "lane": {**STRING, "description": "the lane whose terms decided, or empty"},
+            "outcome": {"const": outcome},
+            "rules": {
+                "type": "array",
+                "items": STRING,
+                "description": "the rules broken; lane.break-glass first for a break-glass",
+            },
+            "message": {**STRING, "description": "one line naming each rule broken and why"},
+            "user": {**STRING, "description": "the requester, as the API server names them"},
+            "groups": {"type": "array", "items": STRING, "description": "the requester's"},
+            "operation": {"enum": list(ADMISSION_OPERATIONS)},
+            "api_group": {**STRING, "description": "empty for the core group"},
+            "kind": STRING,
+            "namespace": {**STRING, "description": "empty for cluster-scoped objects"},
+            "name": {**STRING, "description": "empty when a CREATE leaves it to generateName"},
+            "subresource": {**STRING, "description": "e.g. scale; empty for the object itself"},
+            "uid": {**STRING, "description": "the AdmissionReview's (the API server's audit log)"},
+            "at": {**TIME, "description": "when the webhook decided"},
+            "dry_run": {"const": False, "description": "dry runs are never published"},
+        }
+    )
+
+
+ADMISSION_DENIED = admission_event("deny")
+ADMISSION_BREAK_GLASS = admission_event("break-glass")

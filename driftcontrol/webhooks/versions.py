@@ -22,6 +22,10 @@ V1_NAMES: dict[tuple[str, ...], dict[str, str]] = {
         "previous_severity": "previousSeverity",
         "rollback_of": "rollbackOf",
         "requested_by": "requestedBy",
+        # admission.denied and admission.break_glass, which came after version 2, in the
+        # names version 1 would have given them.
+        "api_group": "apiGroup",
+        "dry_run": "dryRun",
     },
     ("finding",): {
         "api_version": "apiVersion",

@@ -11,6 +11,9 @@ import pytest
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 
+from alignment.admission import decide
+from alignment.admission import events as admission_events
+from alignment.models import AdmissionDecision
 from drift.engine.normalize import ObjectKey
 from drift.engine.severity import LEVELS
 from drift.models import FindingStatus, FindingType, RemediationStrategy
@@ -81,11 +84,42 @@ def remediations_run_their_course(requester: Any, approver: Any) -> None:
     publish("remediation.requested", payload(undo, replanned=True, why="Git moved"))
 
 
+def decided(outcome: str, rules: list[str], **fields: Any) -> AdmissionDecision:
+    """A decision of the admission webhook, as its recorder keeps it."""
+    fields = {
+        "at": timezone.now(),
+        "cluster": ClusterFactory(name=f"admitting-{outcome}"),
+        "lane": "controlled",
+        "outcome": outcome,
+        "rules": rules,
+        "message": "lane.deployer: apps/Deployment shop/web is managed by Git (shop@9f2c1e7)",
+        "user": "mallory@example.com",
+        "groups": ["devs", "system:authenticated"],
+        "operation": "UPDATE",
+        "api_group": "apps",
+        "kind": "Deployment",
+        "namespace": "shop",
+        "name": "web",
+        "uid": f"705ab4f5-6393-11e8-b7cc-42010a80000{len(outcome)}",
+        **fields,
+    }
+    return AdmissionDecision.objects.create(**fields)
+
+
+def admission_decides() -> None:
+    """admission.denied and admission.break_glass, with the payload its recorder sends."""
+    denied = decided("deny", ["lane.deployer"])
+    rescued = decided("break-glass", ["lane.break-glass", "lane.deployer"], groups=["sre"])
+    publish(admission_events.DENIED, admission_events.payload(denied))
+    publish(admission_events.BREAK_GLASS, admission_events.payload(rescued))
+
+
 @pytest.fixture
 def everything_published(requester, approver, tasks):
     findings_come_and_go()
     a_scan_is_lost()
     remediations_run_their_course(requester, approver)
+    admission_decides()
     return set(OutboxEvent.objects.values_list("event_type", flat=True))
 
 
@@ -107,6 +141,9 @@ def test_the_schemas_enumerate_the_domains_values():
     assert list(schemas.REQUEST_STATUSES) == RequestStatus.values
     assert list(schemas.STRATEGIES) == RemediationStrategy.values
     assert list(schemas.REQUEST_TRIGGERS) == RequestTrigger.values
+    assert schemas.ADMISSION_OPERATIONS == decide.CHANGES
+    for schema in (schemas.ADMISSION_DENIED, schemas.ADMISSION_BREAK_GLASS):
+        assert schema["properties"]["outcome"]["const"] in decide.OUTCOMES
 
 
 def test_publish_refuses_an_event_type_missing_from_the_catalogue():
@@ -152,6 +189,37 @@ def test_a_payload_that_strays_from_its_schema_is_caught():
     body["payload"]["finding"]["ticketId"] = "OPS-1"  # a v1 name in a v2 payload
     with pytest.raises(Exception, match="Additional properties"):
         validate(body)
+
+
+@pytest.mark.parametrize(
+    "event_type, outcome, rules",
+    [
+        (admission_events.DENIED, "deny", ["lane.deployer", "supply.unsigned"]),
+        (admission_events.BREAK_GLASS, "break-glass", ["lane.break-glass", "lane.deployer"]),
+    ],
+)
+def test_an_admission_decisions_payload_keeps_to_its_schema_in_both_versions(
+    event_type, outcome, rules
+):
+    # A DELETE of a scaled Deployment's subresource: the fields that are often empty set.
+    decision = decided(outcome, rules, operation="DELETE", subresource="scale", lane="")
+    stored = admission_events.payload(decision)
+    body = {
+        "id": "0b7e5a4e-4f59-4d8e-9a53-2f1d1f0a6c11",
+        "type": event_type,
+        "time": stored["at"],
+        "payload_version": 2,
+        "payload": json.loads(json.dumps(stored)),
+    }
+
+    validate(body)
+    validate({**body, "payload_version": 1, "payload": webhooks.versions.payload_in(stored, 1)})
+    assert webhooks.versions.payload_in(stored, 1)["apiGroup"] == "apps"
+    other = admission_events.BREAK_GLASS if outcome == "deny" else admission_events.DENIED
+    with pytest.raises(Exception, match="was expected"):
+        validate({**body, "type": other})
+    with pytest.raises(Exception, match="Additional properties"):
+        validate({**body, "payload": {**body["payload"], "links": {}}})
 
 
 def test_version_1_keeps_the_legacy_camel_case_shape_exactly():
