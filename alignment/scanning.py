@@ -14,7 +14,15 @@ from typing import Any
 
 from django.utils import timezone
 
-from alignment import audit_feed, gitops, guardrails, image_uses, rules, supply_chain
+from alignment import (
+    audit_feed,
+    gitops,
+    guardrails,
+    image_uses,
+    managed_objects,
+    rules,
+    supply_chain,
+)
 from alignment.rules.images import ImageCheck
 from drift import kube
 from drift.engine.normalize import ObjectKey
@@ -74,6 +82,10 @@ def _observe(
             lambda: image_uses.record(
                 reading.policy, cluster, live.objects, lanes, images, found, commits, kinds
             )
+        )
+        # What Git manages there, for the admission webhook (also kept only by a record).
+        reading.afterwards.append(
+            lambda: managed_objects.record(reading.policy, cluster, reading.state)
         )
     return observations
 
