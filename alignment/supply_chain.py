@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -160,7 +160,7 @@ class Lookup:
                 continue
             stored = ImageVerification.objects.filter(trust=fingerprint, digest__in=unknown)
             for row in stored:
-                if (kept := _usable(row)) is not None:
+                if (kept := usable(row)) is not None:
                     self.answers["verdict", row.digest, fingerprint] = kept
 
     def _once(self, key: Hashable, host: str, read: Callable[[], Any]) -> Any:
@@ -208,10 +208,10 @@ def access_to(host: str) -> registry.Access:
 
 def _kept(digest: str, fingerprint: str) -> Evidence | None:
     """The stored verdict for (digest, trust), unless it could have improved since."""
-    return _usable(ImageVerification.objects.filter(digest=digest, trust=fingerprint).first())
+    return usable(ImageVerification.objects.filter(digest=digest, trust=fingerprint).first())
 
 
-def _usable(cached: ImageVerification | None) -> Evidence | None:
+def usable(cached: ImageVerification | None) -> Evidence | None:
     """A stored verdict, unless it could have improved since."""
     if cached is None:
         return None
@@ -272,7 +272,7 @@ def checks(
     reads = lookup or Lookup()
     reads.recall(wanted)
     try:
-        return {(lane, image): _check(image, spec, reads) for (lane, image), spec in wanted.items()}
+        return {(lane, image): check(image, spec, reads) for (lane, image), spec in wanted.items()}
     finally:
         if own:
             reads.close()
@@ -296,14 +296,28 @@ def _wanted(
         if lane is None or not lane.supply:
             continue
         for container in containers(key, obj):
-            # A tag is resolved for what a lane requiring digests suggests instead.
-            tagged = not container.pinned and lane.supply.get("requireDigest")
-            if requires_evidence(lane) or tagged:
+            if wants(lane, container.pinned):
                 wanted[lane.name, container.image] = lane
     return wanted
 
 
-def _check(image: str, lane: rules.LaneSpec, lookup: Lookup) -> ImageCheck:
+def wants(lane: rules.LaneSpec, pinned: bool) -> bool:
+    """Whether the lane needs its registry's word on an image: its evidence, or what a
+    tag resolves to when the lane requires digests (the digest its finding suggests)."""
+    return requires_evidence(lane) or (not pinned and bool(lane.supply.get("requireDigest")))
+
+
+class Reads(Protocol):
+    """Where a check's answers come from: the registries (Lookup), or only what the
+    database held already (alignment.admission.images.Stored)."""
+
+    def digest(self, image: refs.ImageRef) -> str: ...
+    def evidence(self, image: refs.ImageRef, digest: str, trust: Trust) -> Evidence: ...
+    def trust(self, lane: rules.LaneSpec) -> Trust: ...
+
+
+def check(image: str, lane: rules.LaneSpec, lookup: Reads) -> ImageCheck:
+    """What ``lookup`` says of one image the lane wants something of."""
     try:
         parsed = _parsed(image)
     except ValueError as error:
