@@ -8,8 +8,9 @@ Callers use what this package exports (`from drift import kube`, then `kube.Kube
 the submodules are split by concept: `kubeconfig` (what a kubeconfig may ask of this
 server: data, never code; files only under a configured root), `plugins` (allowlisted
 credential plugins, run here rather than by the client), `transport` (requests, retries),
-`errors`, `discovery`, `reading` (paged lists, gets), `watching`, `writing`, and
-`connection`, which puts them together as `Kube`.
+`errors`, `discovery`, `reading` (paged lists, gets), `watching`, `writing`, `admission`
+(the admission webhook's configuration and namespace labels), and `connection`, which puts
+them together as `Kube`.
 """
 
 from drift.kube.connection import Kube

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from drift.kube.admission import Admission
 from drift.kube.discovery import Discovering
 from drift.kube.reading import Reading
 from drift.kube.watching import Watching
 from drift.kube.writing import Writing
 
 
-class Kube(Discovering, Reading, Watching, Writing):
+class Kube(Discovering, Reading, Watching, Writing, Admission):
     """A connection to one cluster, from a kubeconfig's content, an optional context and
     what the server's configuration lets kubeconfigs use (`CredentialPolicy`).
 
