@@ -2,10 +2,12 @@
 
 An installed app contributes by convention: verbs to the `drift` command line in
 `<app>/cli.py` (``COMMANDS``), resources to the REST API in `<app>/api/routes.py`
-(``VIEWSETS`` and ``VIEWS``), and findings to each scan in `<app>/scanning.py`
-(``observe(reading)``, a drift.services.scanning.Reading: alignment's rules). The core
-finds them by name, the way Django finds `admin.py`, so the dependency arrows keep
-pointing from the apps to the core.
+(``VIEWSETS`` and ``VIEWS``), findings to each scan in `<app>/scanning.py`
+(``observe(reading)``, a drift.services.scanning.Reading: alignment's rules), and notes on
+drift observations before they are recorded in `<app>/annotating.py`
+(``annotate(cluster, observations)``: alignment's, on changes its admission webhook let
+through while down). The core finds them by name, the way Django finds `admin.py`, so the
+dependency arrows keep pointing from the apps to the core.
 """
 
 from __future__ import annotations

@@ -32,13 +32,15 @@ EPISODES_SHOWN = 50
 
 
 def _managers(entries: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """Field managers with their time parsed (managedFields stores RFC 3339 text)."""
+    """Field managers with their time parsed (managedFields stores RFC 3339 text), and
+    what alignment noted of the change (admitted while the admission webhook was down)."""
     return [
         {
             "manager": entry.get("manager", ""),
             "operation": entry.get("operation", ""),
             "subresource": entry.get("subresource", ""),
             "time": parse_datetime(entry["time"]) if entry.get("time") else None,
+            "admission": entry.get("admission", ""),
         }
         for entry in entries
     ]

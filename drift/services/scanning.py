@@ -24,7 +24,7 @@ from drift.engine.compare import compare
 from drift.engine.normalize import DesiredObject, ObjectKey, SecretHasher, key_of
 from drift.engine.policy import EnginePolicy
 from drift.models import Cluster, DriftPolicy, FindingType, GitSource, Scan, ScanStatus, ScanTrigger
-from drift.services import clusters, desired, evidence, ledger
+from drift.services import annotating, clusters, desired, evidence, ledger
 from driftcontrol import audit, queue
 from driftcontrol.extensions import app_modules
 from driftcontrol.outbox import publish
@@ -137,6 +137,7 @@ class _Scanner:
         connection, discovery = self.connect()
         revision = _read_source(self.policy.source)
         seen = examine(self.policy, connection, discovery, revision, self.progress, self.cluster)
+        annotating.annotate(self.cluster, seen.observations)
         outcome = ledger.record(self.policy, self.cluster, seen.observations, seen.known, self.scan)
         for write in seen.afterwards:
             write()

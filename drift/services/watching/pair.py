@@ -22,7 +22,7 @@ from drift.engine.compare import compare
 from drift.engine.normalize import DesiredObject, ObjectKey, SecretHasher, key_of
 from drift.engine.policy import EnginePolicy
 from drift.models import Cluster, DriftPolicy, Finding, FindingType, GitSource
-from drift.services import clusters, desired, evidence, ledger
+from drift.services import annotating, clusters, desired, evidence, ledger
 from drift.services.watching.aligning import Aligner
 
 log = logging.getLogger(__name__)
@@ -331,6 +331,7 @@ class PairWatch:
         observations = self.observe(event, key, declared, obj, state, key in targets)
         if not observations and key not in self.open_keys:
             return  # clean, and nothing open to resolve: no transaction needed
+        annotating.annotate(self.cluster, observations)
         outcome = ledger.record(
             self.policy,
             self.cluster,
