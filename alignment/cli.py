@@ -1,6 +1,6 @@
 """`manage.py drift check`: the alignment rules on a directory of manifests, for CI;
-`manage.py drift audit-feed`: the token a cluster's audit webhook presents; and `manage.py
-drift registry` (alignment.registry_cli)."""
+`manage.py drift audit-feed`: the token a cluster's audit webhook presents; `manage.py drift
+registry` (alignment.registry_cli); and `manage.py drift admission` (alignment.admission.cli)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from django.conf import settings
 
 from alignment import audit_feed, registry_cli
+from alignment.admission import cli as admission_cli
 from alignment.checking import UnknownLane, check_directory
 from drift.models import Cluster
 from driftcontrol.cli.base import Command, Console, Group
@@ -120,4 +121,5 @@ COMMANDS: list[Command | Group] = [
         _feed_arguments,
     ),
     registry_cli.GROUP,
+    admission_cli.GROUP,
 ]
