@@ -19,6 +19,7 @@ from alignment import (
     gitops,
     guardrails,
     image_uses,
+    lane_labels,
     managed_objects,
     rules,
     supply_chain,
@@ -87,6 +88,9 @@ def _observe(
         reading.afterwards.append(
             lambda: managed_objects.record(reading.policy, cluster, reading.state)
         )
+        # A lane namespace created since `drift admission install` is not labelled, so the
+        # webhook would not see it: labelled here (nothing when the webhook is not installed).
+        reading.afterwards.append(lambda: lane_labels.keep(cluster, reading.connection))
     return observations
 
 

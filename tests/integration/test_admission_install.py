@@ -160,7 +160,7 @@ def test_reinstalling_is_idempotent_and_follows_the_lanes(
 
 
 def test_a_scan_labels_a_lane_namespace_created_after_the_install(
-    devcluster, admin_cluster, webhook_name, make_kube_namespace, prefix
+    devcluster, admin_cluster, webhook_name, make_kube_namespace, prefix, checkout_policy
 ):
     first = make_kube_namespace(prefix=prefix)
     lane = Lane.objects.create(name="controlled", namespaces=[f"{prefix}-*"])
@@ -169,13 +169,18 @@ def test_a_scan_labels_a_lane_namespace_created_after_the_install(
     later = make_kube_namespace(prefix=prefix)
     assert labels(devcluster, later) == {}
 
-    kept = lane_labels.keep(admin_cluster, clusters.connect(admin_cluster))
+    scan(checkout_policy, admin_cluster)
 
-    assert kept is not None and kept.label == {later: "controlled"}
-    assert labels(devcluster, later)["driftcontrol.io/admission"] == webhook_name
+    assert labels(devcluster, later) == {
+        "driftcontrol.io/admission": webhook_name,
+        "driftcontrol.io/lane": "controlled",
+    }
     installed = install.active(admin_cluster)
     assert installed is not None and installed.namespaces == sorted([first, later])
     assert AuditEvent.objects.filter(action="admission.namespaces_labelled").exists()
+    # Labelled already: the next keeps them as they are.
+    kept = lane_labels.keep(admin_cluster, clusters.connect(admin_cluster))
+    assert kept is not None and not kept.changes
 
 
 def test_uninstall_removes_the_configuration_and_the_labels(
