@@ -104,14 +104,22 @@ class Server:
         self._open: dict[asyncio.Task[None], bool] = {}
         self._stopping = False
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Listen with the authority's current certificate; the address bound."""
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> tuple[str, int]:
+        """Listen with the authority's current certificate; the address bound. With
+        ``reuse_port``, other processes listen on the same port and the kernel spreads
+        the connections between them."""
         await self.reload()
         front = self._context
         assert front is not None
         front.sni_callback = self._newest  # called for every ClientHello, with SNI or not
         self._server = await asyncio.start_server(
-            self._connection, host, port, ssl=front, limit=MAX_HEAD, ssl_handshake_timeout=10
+            self._connection,
+            host,
+            port,
+            ssl=front,
+            limit=MAX_HEAD,
+            ssl_handshake_timeout=10,
+            reuse_port=reuse_port or None,
         )
         self._reloading = asyncio.create_task(self._reload_every())
         bound = self._server.sockets[0].getsockname()
@@ -215,12 +223,23 @@ class Server:
     ) -> bool:
         """One request and its response; whether the connection stays open for another."""
         self._open[task] = True
+        # A connection idle, or a request stalled, for idle_seconds is cut. One timer per
+        # request: asyncio.wait_for would make a task of every read.
+        deadline = asyncio.get_running_loop().call_later(self.idle_seconds, writer.transport.abort)
         try:
-            raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.idle_seconds)
+            return await self._answer(reader, writer, task)
+        finally:
+            deadline.cancel()
+
+    async def _answer(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, task: asyncio.Task[None]
+    ) -> bool:
+        try:
+            raw = await reader.readuntil(b"\r\n\r\n")
         except asyncio.LimitOverrunError:
             raw = b""
-        except (asyncio.IncompleteReadError, TimeoutError):
-            return False  # closed, or idle too long, between requests
+        except asyncio.IncompleteReadError:
+            return False  # closed, or cut for idling, between requests
         self._open[task] = False
         head, extra = None, None
         try:
@@ -248,5 +267,5 @@ class Server:
         length = head.content_length()
         if length > MAX_BODY:
             raise HttpError(413, f"body longer than {MAX_BODY} bytes")
-        body = await asyncio.wait_for(reader.readexactly(length), self.idle_seconds)
+        body = await reader.readexactly(length)
         return 200, "application/json", self.answer(head.path[len(VALIDATE) :], body)
