@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
 from alignment import rules
 from alignment.admission.review import Request
-from alignment.rules.deployers import identified
+from alignment.rules import deployers
 from alignment.rules.images import ImageCheck, containers
 from alignment.rules.supply import requires_evidence
 from drift.engine import admission_terms
@@ -96,7 +97,7 @@ def decide(request: Request, world: World) -> Decision:
     mode = admission_terms.mode(lane.admission)
     # The control plane and DriftControl are never held back: refusing a controller's
     # bookkeeping (a status, a finalizer) is how admission webhooks stop clusters.
-    if mode == "off" or identified(request.user, request.groups, world.trusted):
+    if mode == "off" or _identified(request.user, request.groups, world.trusted):
         return ALLOW
     incoming = _incoming(request)
     unverified = _unverified(key, incoming, lane, world) if incoming is not None else ()
@@ -139,6 +140,11 @@ def _lane(key: ObjectKey, world: World) -> rules.LaneSpec | None:
     return owners[0] if len(owners) == 1 else None
 
 
+# Who a requester is hardly varies (controllers, deployers, a few people), while matching
+# them against every glob is most of a decision's time: remembered, a few thousand at most.
+_identified = lru_cache(maxsize=4096)(deployers.identified)
+
+
 def _incoming(request: Request) -> Mapping[str, Any] | None:
     """The object the rules judge, if the request sends one that can break them: not a
     DELETE's, not a subresource's (a status write cannot change the spec, a Scale has no
@@ -155,7 +161,7 @@ def _deployer(
     managed = world.managed.get(key)
     if managed is None or not lane.identities:
         return []  # a lane naming no deployers has none to tell others from (as in scans)
-    if identified(request.user, request.groups, lane.identities):
+    if _identified(request.user, request.groups, lane.identities):
         return []
     resource = request.resource
     api_version = f"{resource.group}/{resource.version}" if resource.group else resource.version
@@ -180,7 +186,8 @@ def _broken(
     if incoming is None:
         return []
     found = _evaluate(key, incoming, lane, world)
-    if request.operation == "UPDATE" and request.old_object is not None:
+    # Nothing broken needs no comparison: most changes are judged once, not twice.
+    if found and request.operation == "UPDATE" and request.old_object is not None:
         before = {(v.rule, v.message) for v in _evaluate(key, request.old_object, lane, world)}
         found = [v for v in found if (v.rule, v.message) not in before]
     return found
