@@ -163,7 +163,7 @@ class Server:
             request = review.parse(json.loads(body))
         except review.BadReview as error:
             raise HttpError(400, str(error), close=False) from None
-        except ValueError:  # JSON, or its UTF-8
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past reason
             raise HttpError(400, "body: not JSON", close=False) from None
         decision = self._decide(cluster, request)
         payload = json.dumps(review.response(request.uid, decision)).encode()

@@ -214,6 +214,8 @@ def test_a_body_that_is_no_admission_review_gets_400_saying_what_and_where(
     wrong_version = set_image(OUTSIDER) | {"apiVersion": "admission.k8s.io/v1beta1"}
 
     assert post(connection, "/validate/prod", b"{not json")[::2] == (400, b"body: not JSON")
+    assert post(connection, "/validate/prod", b"[" * 200_000)[::2] == (400, b"body: not JSON")
+    assert post(connection, "/validate/prod", b"\xff\xfe{}")[::2] == (400, b"body: not JSON")
     status, _, text = post(connection, "/validate/prod", wrong_version)
     assert (status, text.decode()) == (
         400,
