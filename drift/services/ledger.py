@@ -5,7 +5,8 @@ that comes back after being resolved opens a new row (one row per drift episode,
 and MTTR stay exact) whose `occurrences` counts the episodes, `recurrence_of` names the
 previous episode, and whose ticket link is carried over from it. A finding is resolved only
 where the caller had complete evidence about its object (`known`): a kind that could not
-be read, or a manifest that did not parse, never resolves anything.
+be read, or a manifest that did not parse, never resolves anything; nor does any pass
+resolve a finding about a change rather than a state (ADMITTED): a person does.
 
 A finding seen again is written only when what it says changed. That it was seen is
 written once per complete pass, on its scope's `ScopeSighting` (policy and cluster): an
@@ -62,6 +63,10 @@ UPDATED_FIELDS = [
     "updated_at",
 ]
 UNVOUCHED_FIELDS = ["sighted_at", "sighted_by", "follows_scope"]
+# The `state` of an alignment finding about a change rather than about what an object
+# holds (a break-glass change the admission webhook let through): no pass reads anything
+# that shows it gone, so none resolves it; a person does (drift.services.triage.resolve).
+ADMITTED = "admitted"
 RESOLVED_FIELDS = ["status", "resolved_at", "status_reason", "updated_at", *UNVOUCHED_FIELDS]
 # What a sync client sees change (besides status, resolution and triage): a re-sighting
 # that changes none of these moves last_seen without moving updated_at.
@@ -283,7 +288,7 @@ def _settle_unseen(
         key = key_of(finding)
         if scoped is not None and key not in scoped:
             continue
-        if known(key):
+        if known(key) and finding.diff.get("state") != ADMITTED:
             finding.status = FindingStatus.RESOLVED
             _keep_last_sighting(finding)
             outcome.resolved.append(finding)

@@ -1,4 +1,5 @@
-"""Triage of findings by people: acknowledge, suppress for a while, reopen, link a ticket.
+"""Triage of findings by people: acknowledge, suppress for a while, reopen, resolve what
+no scan can (a reviewed break-glass change), link a ticket.
 
 Used alike by the dashboard's bulk actions, the API and the CLI. Each change is checked
 against the permission module, locked, audited, and safe to repeat.
@@ -15,8 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from drift.models import Finding, FindingStatus
+from drift.services.ledger import ADMITTED
+from drift.services.ledger_events import event_payload
 from driftcontrol import audit
 from driftcontrol.exceptions import DomainError, NotFound
+from driftcontrol.outbox import publish
 from driftcontrol.permissions import Action, check
 
 MAX_SUPPRESSION = timedelta(days=180)
@@ -104,6 +108,31 @@ def reopen(ids: Iterable[int], user: Any) -> Outcome:
                 continue
             _reopen(finding)
             audit.record(user, "finding.reopened", finding, {})
+            outcome.changed.append(finding)
+    return outcome
+
+
+def resolve(ids: Iterable[int], user: Any, comment: str = "") -> Outcome:
+    """Reviewed and settled: only for findings about a change no scan can see gone (a
+    break-glass change the admission webhook let through, ledger.ADMITTED). Any other
+    resolves when a scan finds its object no longer breaks the rule."""
+    check(user, Action.TRIAGE_FINDING)
+    outcome = Outcome()
+    with transaction.atomic():
+        for finding in _locked(ids):
+            if finding.status == FindingStatus.RESOLVED:
+                outcome.skipped[finding.pk] = "is resolved"
+                outcome.unchanged.append(finding)
+                continue
+            if finding.diff.get("state") != ADMITTED:
+                outcome.skipped[finding.pk] = "resolves by itself once a scan no longer finds it"
+                continue
+            now = timezone.now()
+            finding.status, finding.status_reason = FindingStatus.RESOLVED, comment or "reviewed"
+            finding.resolved_at = finding.updated_at = now
+            finding.save(update_fields=["status", "status_reason", "resolved_at", "updated_at"])
+            audit.record(user, "finding.resolved", finding, {"comment": comment})
+            publish("finding.resolved", event_payload(finding))
             outcome.changed.append(finding)
     return outcome
 
