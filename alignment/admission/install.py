@@ -198,8 +198,9 @@ def install(
     wanted = configuration(name, target, serving.ca_pem)
     connection = _connect(cluster)
     try:
-        written = connection.apply_webhook_configuration(wanted, lane_labels.FIELD_MANAGER)
+        # Read first: a cluster that cannot be read is left without a configuration.
         listed = connection.namespaces()
+        written = connection.apply_webhook_configuration(wanted, lane_labels.FIELD_MANAGER)
     except kube.KubeError as error:
         raise _refusal(cluster, "install the admission webhook", error) from None
     planned = lane_labels.plan(
@@ -221,11 +222,11 @@ def uninstall(cluster: Cluster, actor: Actor = None) -> Uninstalled:
     name = _name()
     connection = _connect(cluster)
     try:
-        removed = connection.delete_webhook_configuration(name)
         labelled = [
             str(namespace["metadata"]["name"])
             for namespace in connection.namespaces(f"{lane_labels.ADMISSION_LABEL}={name}")
         ]
+        removed = connection.delete_webhook_configuration(name)
     except kube.KubeError as error:
         raise _refusal(cluster, "remove the admission webhook", error) from None
     installation = _record_removed(cluster, name, removed, labelled, actor)

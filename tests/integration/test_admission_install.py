@@ -275,3 +275,19 @@ def test_the_watchers_finding_on_a_change_let_through_says_the_webhook_was_down(
         "admitted while the admission webhook was unavailable "
         f"(no answer since it was installed at {installed_at:%H:%M:%S} UTC)"
     )
+
+
+def test_an_identity_that_may_not_write_webhooks_is_told_so_and_nothing_is_recorded(
+    devcluster, scanner_cluster, webhook_name
+):
+    with pytest.raises(install.InstallRefused) as refused:
+        install.install(scanner_cluster, actor="system:test")
+
+    said = str(refused.value)
+    assert said.startswith(
+        f"cluster test-a refused to install the admission webhook: writing "
+        f"ValidatingWebhookConfiguration {webhook_name}: PATCH "
+    )
+    assert "403 Forbidden" in said and "driftcontrol-scanner" in said
+    assert refused.value.status == 403
+    assert not AdmissionInstallation.objects.exists()
