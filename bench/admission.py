@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -79,6 +80,8 @@ def serve(ports: dict[str, int], credentials: Path, reuse_port: bool) -> None:
     issued = json.loads(credentials.read_text())
     serving = certs.Issued(issued["certificate"], issued["key"], _NOW, _NOW)
     recorder, worlds = Recorder(), Worlds()
+
+    gc.freeze()  # as `drift admission serve` does once its worlds are built
 
     async def run() -> None:
         full = Server(worlds, recorder, lambda: serving)

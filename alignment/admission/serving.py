@@ -7,6 +7,7 @@ SIGTERM or SIGINT stops accepting, answers what it has begun, and flushes its re
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from argparse import Namespace
 from collections.abc import Sequence
@@ -66,6 +67,10 @@ def run(
             connection.close()
 
     server = Server(worlds, recorder, certificates)
+    # Django, the first worlds and everything else made so far live as long as the
+    # process: out of the collector's sight, a full collection no longer stops every
+    # answer for tens of milliseconds (120,000 objects here, over 100 ms on a busy host).
+    gc.freeze()
     return asyncio.run(_run(server, host, port, console, ca_pem))
 
 
