@@ -91,6 +91,9 @@ TABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("alignment-rule-list", "GET"): (V, R),
     ("alignment-rule-detail", "GET"): (V, R),
     ("image-list", "GET"): (V, R),
+    ("admission-decision-list", "GET"): (V, R),
+    ("admission-decision-detail", "GET"): (V, R),
+    ("admission-summary", "GET"): (V, R),
 }
 
 ROLES = [V, OP, A, AD]
@@ -148,8 +151,10 @@ def url_of(name: str, world: World) -> str:
         "remediation": {"pk": world.request.pk},
         "approval": {"pk": world.approval.pk},
         "alignment-rule": {"rule_id": "lane.secret"},
+        "admission-decision": {"pk": world.admission_decision.pk},
     }
-    if name.endswith("-list") or name in ("me", "summary", "trends") or "-bulk-" in name:
+    plain = ("me", "summary", "trends", "admission-summary")
+    if name.endswith("-list") or name in plain or "-bulk-" in name:
         return reverse(f"api:{name}")
     resource = base if base in keys else name.rsplit("-", 1)[0]
     return reverse(f"api:{name}", kwargs=keys[resource])

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils import timezone
+
+from alignment.models import AdmissionDecision
 from drift.models import Cluster, DriftPolicy, Finding, GitSource, Lane, Scan
 from driftcontrol import tokens, webhooks
 from driftcontrol.models import ApiToken, AuditEvent, WebhookDelivery, WebhookSubscription
@@ -36,6 +39,7 @@ class World:
     delivery: WebhookDelivery
     token: ApiToken
     audit_event: AuditEvent
+    admission_decision: AdmissionDecision
 
 
 def build(requester: Any) -> World:
@@ -67,6 +71,21 @@ def build(requester: Any) -> World:
         subscription=subscription, event=event, event_type=event.event_type
     )
     token, _ = tokens.create(someone, "bobs", "read", actor="cli:test")
+    refused = AdmissionDecision.objects.create(
+        at=timezone.now(),
+        cluster=cluster,
+        lane="fast",
+        outcome="deny",
+        rules=["lane.deployer"],
+        message="lane fast refuses this change: lane.deployer: managed by Git",
+        user="mallory",
+        operation="UPDATE",
+        api_group="apps",
+        kind="Deployment",
+        namespace="shop",
+        name="web",
+        uid="705ab4f5-6393-11e8-b7cc-42010a800002",
+    )
     return World(
         lane,
         cluster,
@@ -81,4 +100,5 @@ def build(requester: Any) -> World:
         delivery,
         token,
         AuditEvent.objects.order_by("sequence").first(),  # type: ignore[arg-type]
+        refused,
     )
