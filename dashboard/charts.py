@@ -1,15 +1,18 @@
 """Plotly figures for the dashboard, as plain dicts the template hands to Plotly.newPlot.
 
 Every chart of the dashboard is built here and nowhere else, from values the views have
-already read (DailyRollup rows for anything over time). Functions take plain data and
-return ``{"data": [...], "layout": {...}}``, so they are easy to test and never query.
+already read (DailyRollup rows for drift over time, AdmissionTally sums for the admission
+webhook's decisions). Functions take plain data and return ``{"data": [...], "layout":
+{...}}``, so they are easy to test and never query.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+
+from django.utils import timezone
 
 from drift.engine.severity import LEVELS
 from drift.models import DailyRollup
@@ -252,4 +255,34 @@ def open_by_rule(days: Sequence[date], series: Mapping[str, Sequence[int]], titl
         for index, (rule, counts) in enumerate(series.items())
     ]
     layout = _layout(title, yaxis={"title": "open violations", "rangemode": "tozero"})
+    return figure(data, layout)
+
+
+# Each outcome of the admission webhook in the colour of what it means: allowed (ok),
+# warned (medium), let through by break-glass (high: a finding to review), refused.
+OUTCOME_COLOURS = {
+    "allow": OK,
+    "warn": SEVERITY_COLOURS["medium"],
+    "break-glass": SEVERITY_COLOURS["high"],
+    "deny": SEVERITY_COLOURS["critical"],
+}
+
+
+def admission_decisions(
+    times: Sequence[datetime], counts: Mapping[str, Sequence[int]], bucket: str, title: str
+) -> Figure:
+    """Decisions of the admission webhook per minute, hour or day, stacked by outcome."""
+    moments = [timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") for moment in times]
+    data = [
+        {
+            "type": "bar",
+            "name": outcome,
+            "x": moments,
+            "y": list(counts.get(outcome, ())),
+            "marker": {"color": colour},
+            "hovertemplate": f"%{{y}} {outcome}<extra></extra>",
+        }
+        for outcome, colour in OUTCOME_COLOURS.items()
+    ]
+    layout = _layout(title, barmode="stack", yaxis={"title": f"decisions per {bucket}"})
     return figure(data, layout)

@@ -5,6 +5,7 @@ from django.urls import path
 
 from dashboard.views import (
     account,
+    admission,
     alignment,
     clusters,
     configure_clusters,
@@ -47,6 +48,7 @@ urlpatterns = [
     path("findings/<int:pk>/", finding.finding_detail, name="finding"),
     path("alignment/", alignment.alignment_rules, name="alignment"),
     path("images/", images.image_list, name="images"),
+    path("admission/", admission.admission, name="admission"),
     path("findings/<int:pk>/ticket", finding.link_ticket, name="finding-ticket"),
     path("clusters/", clusters.cluster_list, name="clusters"),
     # Configuration: clusters and lanes

@@ -39,6 +39,7 @@ def every_page(fleet: Fleet) -> list[str]:
         "/findings/",
         f"/findings/{fleet.findings[3].pk}/",
         "/images/",
+        "/admission/",
         "/approvals/",
         "/remediations/",
         f"/remediations/{fleet.pending[0].pk}/",

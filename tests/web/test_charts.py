@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 from dashboard import charts
 from drift.models import DailyRollup
@@ -74,3 +74,19 @@ def test_every_figure_is_plain_json() -> None:
     ):
         assert json.loads(json.dumps(figure)) == figure
         assert figure["config"]["displaylogo"] is False
+
+
+def test_admission_decisions_stack_each_outcome_in_its_colour_in_local_time(settings) -> None:
+    settings.TIME_ZONE = "Europe/Paris"
+    hours = [datetime(2026, 11, 30, 9, tzinfo=UTC), datetime(2026, 11, 30, 10, tzinfo=UTC)]
+    counts = {"allow": [40, 7], "warn": [2, 0], "deny": [3, 1], "break-glass": [0, 1]}
+
+    figure = charts.admission_decisions(hours, counts, "hour", "Decisions per hour")
+
+    assert figure["layout"]["barmode"] == "stack"
+    assert [t["name"] for t in figure["data"]] == ["allow", "warn", "break-glass", "deny"]
+    assert figure["data"][0]["x"] == ["2026-11-30 10:00", "2026-11-30 11:00"]
+    assert figure["data"][3]["y"] == [3, 1]
+    assert figure["data"][3]["marker"]["color"] == charts.SEVERITY_COLOURS["critical"]
+    assert figure["layout"]["yaxis"]["title"] == "decisions per hour"
+    json.dumps(figure)
