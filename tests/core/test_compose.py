@@ -58,6 +58,18 @@ def assert_runs(argv):
 
 def test_it_has_the_services_of_the_design():
     assert set(SERVICES) >= {"postgres", "redis", "migrate", "web", "worker", "beat", "watcher"}
+    assert "admission" in SERVICES
+
+
+def test_the_admission_service_is_checked_where_it_listens_and_published_there():
+    service = SERVICES["admission"]
+    command = words(service["command"])
+    port = command[command.index("--port") + 1]
+
+    assert command[command.index("--host") + 1] == "0.0.0.0"  # reachable from outside
+    assert service["ports"] == [f"{port}:{port}"]
+    assert f"https://127.0.0.1:{port}/healthz" in words(service["healthcheck"]["test"])[-1]
+    assert "ADMISSION_PUBLIC_URL" in service["environment"]
 
 
 @pytest.mark.parametrize("name", sorted(set(SERVICES) - {"migrate"}))
