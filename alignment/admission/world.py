@@ -28,6 +28,7 @@ from alignment import audit_feed, rules, scanning
 from alignment.admission.decide import Managed, World
 from alignment.admission.images import Images
 from alignment.models import AdmissionInstallation, ImageUse, ImageVerification, ManagedObject
+from alignment.rules.supply import requires_evidence
 from drift.engine import admission_terms
 from drift.engine.normalize import ObjectKey
 from drift.engine.rules import selector_matches
@@ -211,19 +212,30 @@ class Worlds:
 def _stamps() -> tuple[Stamp, dict[int, Stamp]]:
     """What the worlds are built from, summed up: what every world depends on, and each
     cluster's own (its name first). Rows are only inserted and deleted where no time
-    says they changed (ManagedObject, ImageUse), so a count and a highest id tell."""
+    says they changed (ManagedObject, ImageUse), so a count and a highest id tell. A new
+    verdict concerns only the clusters with a lane that wants evidence of its images."""
+    lanes = {
+        pk: (at, supply)
+        for pk, at, supply in Lane.objects.values_list("pk", "updated_at", "supply")
+    }
     common = (
-        _totals(Lane.objects.all(), Max("updated_at")),
-        _totals(Cluster.lanes.through.objects.all()),
+        sorted((pk, at) for pk, (at, _) in lanes.items()),  # every lane is in every world
         _totals(DriftPolicy.objects.all(), Max("updated_at")),
-        _totals(ImageVerification.objects.all(), Max("verified_at")),
     )
+    signing = {pk for pk, (_, supply) in lanes.items() if _wants_evidence(supply)}
+    verdicts = _totals(ImageVerification.objects.all(), Max("verified_at"))
     parts: dict[int, dict[str, Any]] = {
-        pk: {"cluster": (name, updated, labels)}
+        pk: {"cluster": (name, updated, labels), "lanes": []}
         for pk, name, updated, labels in Cluster.objects.values_list(
             "pk", "name", "updated_at", "labels"
         )
     }
+    memberships = Cluster.lanes.through.objects.order_by("cluster_id", "lane_id")
+    for cluster_id, lane_id in memberships.values_list("cluster_id", "lane_id"):
+        if cluster_id in parts:
+            parts[cluster_id]["lanes"].append(lane_id)
+            if lane_id in signing:
+                parts[cluster_id]["verdicts"] = verdicts
     for part, model in (("managed", ManagedObject), ("uses", ImageUse)):
         per_cluster = model.objects.order_by().values("cluster_id")
         grouped = per_cluster.annotate(n=Count("pk"), last=Max("pk"))
@@ -238,6 +250,10 @@ def _stamps() -> tuple[Stamp, dict[int, Stamp]]:
         pk: (found["cluster"][0], *sorted(found.items(), key=lambda part: part[0]))
         for pk, found in parts.items()
     }
+
+
+def _wants_evidence(supply: Any) -> bool:
+    return isinstance(supply, dict) and requires_evidence(rules.LaneSpec("", supply=supply))
 
 
 def _totals(rows: QuerySet[Any], *more: Any) -> Stamp:

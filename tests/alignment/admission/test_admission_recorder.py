@@ -328,3 +328,30 @@ def test_two_servers_adding_to_the_same_tallies_at_once_lose_no_count(prod) -> N
     buckets = [row.latency_buckets for row in AdmissionTally.objects.filter(outcome="deny")]
     assert sum(found[latency.bucket(2.0)] for found in buckets) == 2 * per_server + 1
     assert AdmissionDecision.objects.count() == 2 * per_server + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_thread_writes_every_heartbeat_and_says_once_a_minute_what_it_dropped(
+    prod, monkeypatch, caplog
+) -> None:
+    monkeypatch.setattr(recorder_module, "QUEUE_LIMIT", 2)
+    running = Recorder("127.0.0.1:9443", heartbeat_seconds=0.05)
+    running.verifications = Verifications(send=mock.Mock())
+    world = build(prod)
+    for _ in range(4):  # nobody takes them yet: two are dropped
+        request = parse(fresh(set_image(OUTSIDER)))
+        running.submit("prod", request, decide(request, world), 1.0)
+
+    running.start()
+    try:
+        deadline = time.monotonic() + 10
+        while AdmissionDecision.objects.count() < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # a few heartbeats more
+    finally:
+        running.stop()
+
+    assert AdmissionDecision.objects.count() == 2
+    server = AdmissionServer.objects.get()
+    assert server.stopped_at is not None and server.seen_at >= server.stopped_at
+    assert caplog.text.count("2 decision(s) not recorded in all") == 1

@@ -303,6 +303,19 @@ def test_each_thing_a_world_is_built_from_is_seen_to_change(signing, prod, polic
     assert worlds.get("production" if change == "rename" else "prod") is not None
 
 
+def test_a_new_verdict_rebuilds_only_the_worlds_whose_lanes_want_evidence(signing, prod) -> None:
+    plain = ClusterFactory(name="dev")
+    plain.lanes.add(LaneFactory(name="fast", namespaces=["dev-*"]))
+    worlds = Worlds(refresh_seconds=60)
+    worlds.refresh()
+    before = worlds.get("dev")
+
+    verdict(signing)
+
+    assert worlds.refresh() is True
+    assert worlds.get("dev") is before
+
+
 def test_a_deleted_cluster_has_no_world_any_more(prod) -> None:
     worlds = Worlds(refresh_seconds=60)
     worlds.refresh()
