@@ -11,9 +11,12 @@ import pytest
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 
-from alignment.admission import decide
+from alignment.admission import decide as deciding
 from alignment.admission import events as admission_events
-from alignment.models import AdmissionDecision
+from alignment.admission import recording, world
+from alignment.admission.decide import decide
+from alignment.admission.review import parse
+from alignment.models import AdmissionDecision, ManagedObject
 from drift.engine.normalize import ObjectKey
 from drift.engine.severity import LEVELS
 from drift.models import FindingStatus, FindingType, RemediationStrategy
@@ -27,7 +30,14 @@ from driftcontrol.webhooks import schemas
 from remediation import services
 from remediation.models import RemediationRequest, RequestStatus, RequestTrigger
 from remediation.services.transitions import finish, payload
-from tests.factories import ClusterFactory, DriftPolicyFactory, FindingFactory, ScanFactory
+from tests.alignment.admission.test_decide import DEPLOYER, ON_CALL, OUTSIDER, REVISION, set_image
+from tests.factories import (
+    ClusterFactory,
+    DriftPolicyFactory,
+    FindingFactory,
+    LaneFactory,
+    ScanFactory,
+)
 
 pytestmark = pytest.mark.django_db
 SECRET = "receiver-shared-secret-0123456789"
@@ -107,11 +117,35 @@ def decided(outcome: str, rules: list[str], **fields: Any) -> AdmissionDecision:
 
 
 def admission_decides() -> None:
-    """admission.denied and admission.break_glass, with the payload its recorder sends."""
-    denied = decided("deny", ["lane.deployer"])
-    rescued = decided("break-glass", ["lane.break-glass", "lane.deployer"], groups=["sre"])
-    publish(admission_events.DENIED, admission_events.payload(denied))
-    publish(admission_events.BREAK_GLASS, admission_events.payload(rescued))
+    """admission.denied and admission.break_glass, as the webhook's recorder writes them:
+    alice's kubectl set image on a Deployment Git manages in a lane in mode deny, and the
+    same by bob of the lane's break-glass group."""
+    controlled = LaneFactory(
+        name="controlled",
+        namespaces=["shop"],
+        identities=[DEPLOYER],
+        admission={"mode": "deny", "breakGlassGroups": ["sre-oncall"]},
+    )
+    cluster = ClusterFactory(name="admitting")
+    cluster.lanes.add(controlled)
+    policy = DriftPolicyFactory(name="deploy", cluster_names=["admitting"])
+    ManagedObject.objects.create(
+        policy=policy,
+        cluster=cluster,
+        api_group="apps",
+        kind="Deployment",
+        namespace="shop",
+        name="web",
+        source="https://git.example/shop/deploy.git",
+        revision=REVISION,
+        path="apps/web/deployment.yaml",
+    )
+    known = world.build(cluster)
+    batch = recording.Batch()
+    for n, user in enumerate((OUTSIDER, ON_CALL)):
+        request = parse(set_image(user, uid=f"3f5c2a7e-9b8d-4c61-a0f2-6d1e8b4c7a9{n}"))
+        batch.add(cluster.name, request, decide(request, known), 1.5, timezone.now())
+    recording.write(batch, None)
 
 
 @pytest.fixture
@@ -141,9 +175,9 @@ def test_the_schemas_enumerate_the_domains_values():
     assert list(schemas.REQUEST_STATUSES) == RequestStatus.values
     assert list(schemas.STRATEGIES) == RemediationStrategy.values
     assert list(schemas.REQUEST_TRIGGERS) == RequestTrigger.values
-    assert schemas.ADMISSION_OPERATIONS == decide.CHANGES
+    assert schemas.ADMISSION_OPERATIONS == deciding.CHANGES
     for schema in (schemas.ADMISSION_DENIED, schemas.ADMISSION_BREAK_GLASS):
-        assert schema["properties"]["outcome"]["const"] in decide.OUTCOMES
+        assert schema["properties"]["outcome"]["const"] in deciding.OUTCOMES
 
 
 def test_publish_refuses_an_event_type_missing_from_the_catalogue():
