@@ -14,6 +14,7 @@ import ssl
 import threading
 import time
 from argparse import Namespace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,3 +133,40 @@ def test_serve_answers_over_tls_until_sigterm_and_records_its_run(settings: Any)
     assert "CA fingerprint (SHA-256) " in said
     assert "allowed without a decision: 1 unknown cluster" in said
     assert said.rstrip().endswith("admission webhook stopped")
+
+
+def test_workers_share_the_port_and_stop_together(settings: Any, tmp_path: Path) -> None:
+    settings.ADMISSION_HOSTS = ["127.0.0.1"]
+    git_manages_web_in_a_deny_lane()
+    port = free_port()
+    answers: list[bool] = []
+
+    def ask() -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(cadata=authority.ca_bundle())
+        for number in range(8):
+            body = set_image(OUTSIDER, uid=f"0000000{number}-9b8d-4c61-a0f2-6d1e8b4c7a90")
+            connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+            connection.request("POST", "/validate/prod", json.dumps(body).encode())
+            answers.append(json.loads(connection.getresponse().read())["response"]["allowed"])
+            connection.close()
+
+    said = (tmp_path / "out.txt").open("w+")
+    asking = when_listening(port, ask)
+
+    code = serving.serve(
+        Namespace(host="127.0.0.1", port=port, workers=2),
+        Console(said, io.StringIO(), no_style()),
+    )
+
+    asking.join(10)
+    assert code == 0
+    assert answers == [False] * 8
+    runs = AdmissionServer.objects.values_list("address", "pid", "stopped_at")
+    assert len(runs) == 2 and len({pid for _, pid, _ in runs}) == 2
+    assert all(address == f"127.0.0.1:{port}" and stopped for address, _, stopped in runs)
+    assert AdmissionDecision.objects.filter(outcome="deny").count() == 8
+    said.seek(0)
+    output = said.read()
+    assert f"2 worker processes on port {port}" in output
+    assert output.count("admission webhook listening on") == 1
