@@ -27,7 +27,13 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+)
 from django.utils import timezone
 
 from alignment.admission import recording
@@ -42,6 +48,9 @@ FLUSH_AT = 500  # queued decisions that wake the thread before its heartbeat
 KEPT_LIMIT = 50_000  # decisions to keep held while the database does not answer
 BACKOFF_LIMIT = 60.0  # seconds between attempts at most, while it does not answer
 SAID_EVERY = 60.0  # seconds between log lines about decisions dropped
+REFUSED_LIMIT = 3  # attempts at a batch the database answers but refuses, then dropped
+# What a database that does not answer raises (held and tried again, however long).
+DOWN = (OperationalError, InterfaceError)
 VERIFY_TASK = "admission.verify_images"
 
 log = logging.getLogger(__name__)
@@ -154,6 +163,11 @@ class Recorder:
             written = recording.write(self._batch, self.server_id)
         except DatabaseError as error:
             self._failures += 1
+            # A database that answers and still refuses the batch (a constraint, a value)
+            # will refuse it again: holding it for ever would stop all recording.
+            if not isinstance(error, DOWN) and self._failures >= REFUSED_LIMIT:
+                self._drop_batch()
+                return
             wait = min(self.every * 2**self._failures, BACKOFF_LIMIT)
             self._next_write = time.monotonic() + wait
             log.warning(
@@ -164,15 +178,19 @@ class Recorder:
             )
             return
         except Exception:
-            # A batch that cannot be written for another reason never will be: holding it
-            # would stop all recording.
-            self._overflow += len(self._batch.kept)
-            self._batch = recording.Batch()
-            log.exception("admission: a batch of decisions could not be recorded; dropped")
+            self._drop_batch()  # as surely refused next time
             return
         self._batch, self._failures = recording.Batch(), 0
         for (cluster_id, lane), images in written.unverified.items():
             self.verifications.ask(cluster_id, lane, images)
+
+    def _drop_batch(self) -> None:
+        log.exception(
+            "admission: a batch of %d decision(s) to keep could not be recorded; dropped",
+            len(self._batch.kept),
+        )
+        self._overflow += len(self._batch.kept)
+        self._batch, self._failures = recording.Batch(), 0
 
     def _run(self) -> None:
         while True:

@@ -141,7 +141,6 @@ class Written:
 
     # (cluster id, lane) -> images to verify
     unverified: dict[tuple[int, str], set[str]] = field(default_factory=dict)
-    decisions: int = 0
 
 
 def write(batch: Batch, server_id: int | None) -> Written:
@@ -160,7 +159,7 @@ def write(batch: Batch, server_id: int | None) -> Written:
         _tallies(batch.tallies, clusters, lanes)
         if server_id is not None:
             AdmissionServer.objects.filter(pk=server_id).update(seen_at=now)
-    written = Written(decisions=len(fresh))
+    written = Written()
     for (name, owner), images in batch.unverified.items():
         lane = lanes[name](owner) if name in lanes else ""
         if lane:

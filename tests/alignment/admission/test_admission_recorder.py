@@ -13,7 +13,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import IntegrityError, OperationalError, connection
 from kombu.exceptions import OperationalError as BrokerError
 
 from alignment.admission import events, latency, recording
@@ -355,3 +355,19 @@ def test_the_thread_writes_every_heartbeat_and_says_once_a_minute_what_it_droppe
     server = AdmissionServer.objects.get()
     assert server.stopped_at is not None and server.seen_at >= server.stopped_at
     assert caplog.text.count("2 decision(s) not recorded in all") == 1
+
+
+def test_a_batch_the_database_refuses_again_and_again_is_dropped_not_held(
+    recorder, prod, caplog
+) -> None:
+    submit(recorder, prod, fresh(set_image(OUTSIDER)))
+    refused = IntegrityError("violates a constraint")
+    with mock.patch.object(recording, "write", side_effect=refused):
+        for _ in range(recorder_module.REFUSED_LIMIT):
+            recorder.flush()
+
+    assert recorder.dropped == 1
+    assert "a batch of 1 decision(s) to keep could not be recorded; dropped" in caplog.text
+    submit(recorder, prod, fresh(set_image(OUTSIDER)))
+    recorder.flush()
+    assert AdmissionDecision.objects.count() == 1
