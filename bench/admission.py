@@ -169,13 +169,15 @@ def _http(body: bytes) -> bytes:
     return head.encode() + body
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """CPU time (user and system) the processes have used so far."""
-    used = 0
+def _cpu_seconds(pids: list[int]) -> tuple[float, float]:
+    """CPU time the processes have used so far: in Python and the libraries (user), and
+    in the kernel (system: the sockets)."""
+    user = system = 0
     for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        used += int(fields[11]) + int(fields[12])
-    return used / os.sysconf("SC_CLK_TCK")
+        user, system = user + int(fields[11]), system + int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
 
 
 def _free_port() -> int:
@@ -263,20 +265,22 @@ def main() -> None:
     load_before = os.getloadavg()
     rounds: dict[str, list[dict[str, float]]] = {"full": [], "bare": []}
     every: dict[str, list[float]] = {"full": [], "bare": []}
-    cpu = {"full": 0.0, "bare": 0.0}
+    cpu = {"full": [0.0, 0.0], "bare": [0.0, 0.0]}
     pids = [server.pid for server in servers]
     for number in range(options.rounds):
         for side in ("full", "bare") if number % 2 == 0 else ("bare", "full"):
             before = _cpu_seconds(pids)
             latencies = asyncio.run(_round(ports[side], context, requests, options))
-            cpu[side] += _cpu_seconds(pids) - before
+            after = _cpu_seconds(pids)
+            cpu[side] = [cpu[side][i] + after[i] - before[i] for i in (0, 1)]
             rounds[side].append(_percentiles(latencies))
             every[side] += latencies
     load_after = os.getloadavg()
     submitted = _stopped(servers)
     measured = options.rounds * options.requests
     print(_conditions(options, [len(r) for r in requests], bodies, load_before, load_after))
-    _report(rounds, every, submitted, {side: used / measured * 1e6 for side, used in cpu.items()})
+    per_request = {side: [t / measured * 1e6 for t in used] for side, used in cpu.items()}
+    _report(rounds, every, submitted, per_request)
 
 
 def _conditions(
@@ -323,7 +327,7 @@ def _report(
     rounds: dict[str, list[dict[str, float]]],
     every: dict[str, list[float]],
     submitted: list[tuple[str, float]],
-    cpu_us: dict[str, float],
+    cpu_us: dict[str, list[float]],
 ) -> None:
     outcomes: dict[str, int] = {}
     for outcome, _ in submitted:
@@ -334,9 +338,11 @@ def _report(
         f"in the server, body read to response built: p50 {inside['p50']:.3f} ms, "
         f"p99 {inside['p99']:.3f} ms, max {inside['max']:.3f} ms"
     )
+    full, bare = cpu_us["full"], cpu_us["bare"]
     print(
         f"server CPU per request (handshakes and warm-up included): webhook "
-        f"{cpu_us['full']:.0f} us, bare {cpu_us['bare']:.0f} us"
+        f"{sum(full):.0f} us ({full[0]:.0f} user, {full[1]:.0f} system), bare "
+        f"{sum(bare):.0f} us ({bare[0]:.0f} user, {bare[1]:.0f} system)"
     )
     total = {side: _percentiles(values) for side, values in every.items()}
     print(f"{'client-side latency':22}{'webhook':>10}{'bare TLS':>10}{'ratio':>8}")
