@@ -33,7 +33,13 @@ log = logging.getLogger(__name__)
 
 MAX_HEAD = 16 * 1024
 MAX_BODY = 6 * 1024 * 1024
-IDLE_SECONDS = 90.0  # longer than the API server's idle keep-alive, so it closes first
+# Longer than the API server keeps an idle connection (Go's transports: 90 s), so that it
+# closes first: a request sent on a connection this side has just closed would fail, and
+# fail open.
+IDLE_SECONDS = 120.0
+# Far more than API servers open (one per request in flight, kept), few enough that
+# clients holding connections open cannot take every descriptor.
+MAX_CONNECTIONS = 1000
 RELOAD_SECONDS = 60.0
 VALIDATE = "/validate/"
 
@@ -91,9 +97,11 @@ class Server:
         *,
         reload_seconds: float = RELOAD_SECONDS,
         idle_seconds: float = IDLE_SECONDS,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.worlds, self.recorder, self.certificates = worlds, recorder, certificates
         self.reload_seconds, self.idle_seconds = reload_seconds, idle_seconds
+        self.max_connections = max_connections
         # What was answered without a decision (fail open, refused), for the logs and tests.
         self.counts: Counter[str] = Counter()
         self.certificate_pem = ""
@@ -207,6 +215,10 @@ class Server:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._open) >= self.max_connections:
+            self.counts["connections refused"] += 1
+            writer.transport.abort()
+            return
         try:
             while not self._stopping and await self._exchange(reader, writer, task):
                 pass

@@ -283,6 +283,24 @@ def test_clients_that_misbehave_do_not_stop_the_server(
     assert post(connect(running, authority), "/validate/prod", set_image(ARGO))[0] == 200
 
 
+def test_connections_past_the_limit_are_closed_and_the_others_served(
+    authority: Authority, worlds: Worlds
+) -> None:
+    served = Running(Server(worlds, Recorder(), authority, max_connections=2))
+    try:
+        held = [connect(served, authority) for _ in range(2)]
+        for connection in held:
+            connection.request("GET", "/healthz")
+            assert connection.getresponse().read() == b"ok"
+        with pytest.raises((ConnectionError, http.client.RemoteDisconnected, ssl.SSLError)):
+            post(connect(served, authority), "/validate/prod", set_image(ARGO))
+
+        assert post(held[0], "/validate/prod", set_image(ARGO))[0] == 200
+        assert served.server.counts == {"connections refused": 1}
+    finally:
+        served.stop()
+
+
 def test_an_idle_connection_is_closed(authority: Authority, worlds: Worlds) -> None:
     served = Running(Server(worlds, Recorder(), authority, idle_seconds=0.2))
     try:
