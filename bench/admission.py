@@ -1,34 +1,39 @@
 """Benchmark: the admission webhook's latency under 50 concurrent AdmissionReviews, side by
 side with a bare TLS endpoint of the same server (issue: admission webhook).
 
-The real server (alignment.admission.server) runs in a process of its own, twice on one
+The real server (alignment.admission.server) runs in a process of its own
+(bench/admission_serve.py; with --workers N, N of them sharing the port), twice on one
 event loop: once deciding (parse, decide, respond, record), once "bare" (the same TLS,
 HTTP and connection handling, answering a canned allowed response without reading the
 review). Its World is of a realistic size: 3 lanes (deny with signers and break-glass,
-warn, deny), ~2,000 objects Git manages, trusted identities, ~600 image verdicts. A client
-process keeps CONCURRENCY requests in flight over kept-alive TLS connections (one each,
-as kube-apiserver reuses them), posting `kubectl set image` reviews as kube-apiserver
-sends them (an UPDATE with object and oldObject, ~12.5 KB) by the lane's deployer
-(allowed), outsiders in the warn lane (warned) and in the deny lane (denied, some for an
-unsigned image too). Rounds alternate the two sides; each round opens its connections
-and warms them before it measures. Latency is the client's: from the request's first
-byte written to the response's last byte read.
+warn, deny), 1,998 objects Git manages, 8 trusted identities, 333 image verdicts. This
+process keeps 50 kept-alive TLS connections (kube-apiserver reuses its own), posting
+`kubectl set image` reviews as kube-apiserver sends them (an UPDATE with object and
+oldObject, ~8.7 KB of compact JSON) by a lane's deployer (allowed), an outsider in the
+warn lane (warned) and in a deny lane (denied, some for an unsigned image too).
 
-Stubbed, and said so in the output: the Worlds (built here, in memory, as
+Two phases, rounds alternating the sides, connections made and warmed before each round:
+saturated (each connection sends its next review as soon as the last is answered: 50 in
+flight all the time, so latency is 50 requests' worth of the server's time), and paced
+(--paced requests a second in all: latency counts from when a request was due).
+Latency is the client's, from the request's first byte written to the answer's last
+byte read. Also printed: CPU per request of the server(s) and of this client.
+
+Stubbed, and said so in the output: the Worlds (built in memory, as
 alignment.admission.world.build would from the database) and the recorder (submit
-appends to a list, as the real one's enqueue does; its database writes happen in its own
-thread, off the request path). No database is needed.
+appends to a list, as the real one's enqueue does; its writes happen in its own thread,
+off the request path). No database is needed.
 
 Goal: p99 under 10 ms and within 2x the bare endpoint.
 
-Run: .venv/bin/python bench/admission.py [--requests 5000] [--rounds 3] [--concurrency 50]
+Run: .venv/bin/python bench/admission.py [--requests 5000] [--rounds 3] [--paced 200]
+     [--workers 1] [--profile PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import platform
@@ -39,68 +44,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.admission_world import CLUSTER, build_world, reviews
+from bench.admission_world import CLUSTER, reviews
 
 _NOW = datetime.now(UTC)
-
-
-def serve(ports: dict[str, int], credentials: Path, reuse_port: bool) -> None:
-    """A server process: both endpoints; "ready" on stdout, statistics at stdin's end."""
-    from alignment.admission import certs
-    from alignment.admission.server import Server
-
-    class Worlds:
-        ready = True
-
-        def __init__(self) -> None:
-            self.worlds = {CLUSTER: build_world()}
-
-        def get(self, cluster: str) -> Any:
-            return self.worlds.get(cluster)
-
-    class Recorder:
-        def __init__(self) -> None:
-            self.submitted: list[tuple[str, float]] = []
-
-        def submit(self, cluster: str, request: Any, decision: Any, latency_ms: float) -> None:
-            self.submitted.append((decision.outcome, latency_ms))
-
-    canned = b'{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":'
-
-    class Bare(Server):
-        def answer(self, cluster: str, body: bytes) -> bytes:
-            return canned + b'{"uid":"","allowed":true}}'
-
-    issued = json.loads(credentials.read_text())
-    serving = certs.Issued(issued["certificate"], issued["key"], _NOW, _NOW)
-    recorder, worlds = Recorder(), Worlds()
-
-    gc.freeze()  # as `drift admission serve` does once its worlds are built
-
-    async def run() -> None:
-        full = Server(worlds, recorder, lambda: serving)
-        bare = Bare(worlds, recorder, lambda: serving)
-        await full.start("127.0.0.1", ports["full"], reuse_port=reuse_port)
-        await bare.start("127.0.0.1", ports["bare"], reuse_port=reuse_port)
-        print("ready", flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-        await full.stop(1)
-        await bare.stop(1)
-
-    profile = os.environ.get("BENCH_ADMISSION_PROFILE")
-    if profile:
-        import cProfile
-
-        cProfile.runctx("asyncio.run(run())", globals(), {"run": run}, profile)
-    else:
-        asyncio.run(run())
-    print(json.dumps(recorder.submitted), flush=True)
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -112,15 +65,16 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 async def _round(
-    port: int, context: ssl.SSLContext, requests: list[bytes], options: argparse.Namespace
+    port: int, context: ssl.SSLContext, requests: list[bytes], phase: Phase
 ) -> list[float]:
-    """``options.requests`` requests, ``options.concurrency`` connections kept alive, each
-    sending its next request as soon as it has its answer, or (with ``options.rate``) on
-    a schedule: then latency counts from when the request was due, waits included."""
+    """``phase.total`` requests over ``phase.concurrency`` connections kept alive, each
+    sending its next request as soon as it has its answer or, at a ``phase.rate``, on a
+    schedule: then latency counts from when the request was due, waits included (a
+    server that falls behind is not let off by the client waiting for it)."""
     latencies: list[float] = []
     sent = 0
-    total, concurrency = options.requests, options.concurrency
-    interval = concurrency / options.rate if options.rate else 0.0
+    total, concurrency = phase.total, phase.concurrency
+    interval = concurrency / phase.rate if phase.rate else 0.0
 
     async def connection(index: int) -> None:
         nonlocal sent
@@ -200,15 +154,9 @@ def _servers(options: argparse.Namespace, folder: Path) -> tuple[Servers, dict[s
         json.dumps({"certificate": serving.certificate_pem, "key": serving.private_key_pem})
     )
     ports = {"full": _free_port(), "bare": _free_port()}
-    command = [
-        sys.executable,
-        __file__,
-        "--serve",
-        json.dumps(ports),
-        str(credentials),
-        "--workers",
-        str(options.workers),
-    ]
+    serve = Path(__file__).with_name("admission_serve.py")
+    reuse_port = "1" if options.workers > 1 else "0"
+    command = [sys.executable, str(serve), json.dumps(ports), str(credentials), reuse_port]
     environment = {
         **os.environ,
         "DEBUG": "1",
@@ -239,48 +187,92 @@ def _stopped(servers: Servers) -> list[tuple[str, float]]:
     return submitted
 
 
+@dataclass
+class Phase:
+    """One way of sending, and what it measured on each side (full: the webhook)."""
+
+    title: str
+    total: int  # requests per round and side
+    concurrency: int
+    rate: float  # requests per second in all; 0: each as soon as the last is answered
+    every: dict[str, list[float]] = field(default_factory=lambda: {"full": [], "bare": []})
+    rounds: dict[str, list[dict[str, float]]] = field(
+        default_factory=lambda: {"full": [], "bare": []}
+    )
+    server_cpu: dict[str, list[float]] = field(
+        default_factory=lambda: {"full": [0.0, 0.0], "bare": [0.0, 0.0]}
+    )
+    client_cpu: dict[str, float] = field(default_factory=lambda: {"full": 0.0, "bare": 0.0})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=5000, help="per round and side")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
-        "--rate", type=float, default=0, help="requests per second in all (default: no pause)"
+        "--paced", type=float, default=200, help="then at this many requests/s (0: not)"
     )
     parser.add_argument(
         "--workers", type=int, default=1, help="server processes sharing the port (SO_REUSEPORT)"
     )
     parser.add_argument("--profile", metavar="PATH", help="cProfile the server into PATH")
-    parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     options = parser.parse_args()
-    if options.serve:
-        serve(json.loads(options.serve[0]), Path(options.serve[1]), options.workers > 1)
-        return
     bodies = reviews()
     requests = [_http(json.dumps(body).encode()) for body, _ in bodies]
     with tempfile.TemporaryDirectory() as folder:
         servers, ports, ca = _servers(options, Path(folder))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.load_verify_locations(cadata=ca)
+    phases = [
+        Phase(
+            "saturated: the next request as soon as the last is answered",
+            options.requests,
+            options.concurrency,
+            0,
+        ),
+    ]
+    if options.paced:
+        # Ten seconds of requests per round and side at the rate.
+        total = min(options.requests, int(options.paced * 10))
+        phases.append(
+            Phase(
+                f"paced: {options.paced:g} requests/s in all",
+                total,
+                options.concurrency,
+                options.paced,
+            )
+        )
     load_before = os.getloadavg()
-    rounds: dict[str, list[dict[str, float]]] = {"full": [], "bare": []}
-    every: dict[str, list[float]] = {"full": [], "bare": []}
-    cpu = {"full": [0.0, 0.0], "bare": [0.0, 0.0]}
     pids = [server.pid for server in servers]
-    for number in range(options.rounds):
-        for side in ("full", "bare") if number % 2 == 0 else ("bare", "full"):
-            before = _cpu_seconds(pids)
-            latencies = asyncio.run(_round(ports[side], context, requests, options))
-            after = _cpu_seconds(pids)
-            cpu[side] = [cpu[side][i] + after[i] - before[i] for i in (0, 1)]
-            rounds[side].append(_percentiles(latencies))
-            every[side] += latencies
+    for phase in phases:
+        for number in range(options.rounds):
+            for side in ("full", "bare") if number % 2 == 0 else ("bare", "full"):
+                _measure(phase, side, pids, ports[side], context, requests)
     load_after = os.getloadavg()
     submitted = _stopped(servers)
-    measured = options.rounds * options.requests
     print(_conditions(options, [len(r) for r in requests], bodies, load_before, load_after))
-    per_request = {side: [t / measured * 1e6 for t in used] for side, used in cpu.items()}
-    _report(rounds, every, submitted, per_request)
+    _inside(submitted)
+    for phase in phases:
+        _report(phase, options.rounds)
+
+
+def _measure(
+    phase: Phase,
+    side: str,
+    pids: list[int],
+    port: int,
+    context: ssl.SSLContext,
+    requests: list[bytes],
+) -> None:
+    before, client_before = _cpu_seconds(pids), sum(os.times()[:2])
+    latencies = asyncio.run(_round(port, context, requests, phase))
+    after = _cpu_seconds(pids)
+    used = phase.server_cpu[side]
+    phase.server_cpu[side] = [used[i] + after[i] - before[i] for i in (0, 1)]
+    phase.client_cpu[side] += sum(os.times()[:2]) - client_before
+    phase.rounds[side].append(_percentiles(latencies))
+    phase.every[side] += latencies
 
 
 def _conditions(
@@ -301,16 +293,15 @@ def _conditions(
     mix: dict[str, int] = {}
     for _, outcome in bodies:
         mix[outcome] = mix.get(outcome, 0) + 1
-    pace = f"at {options.rate:g} requests/s in all" if options.rate else "each as soon as answered"
     return "\n".join(
         [
             f"machine: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
             f"{ssl.OPENSSL_VERSION}; client and server(s) share it",
             f"load average (1, 5, 15 min): before {_three(load_before)}; "
             f"after {_three(load_after)}",
-            f"{options.workers} server process(es); {options.rounds} rounds x {options.requests} "
-            f"requests per side, {options.concurrency} in flight over kept-alive TLS "
-            f"connections (made and warmed before each round), {pace}",
+            f"{options.workers} server process(es) serving both sides; {options.rounds} rounds "
+            f"per phase, sides alternating; {options.concurrency} kept-alive TLS connections "
+            "per round (made and warmed before it)",
             f"requests: {min(sizes)}-{max(sizes)} bytes, {len(bodies)} distinct reviews "
             f"(mix {mix}), Deployment UPDATEs with object and oldObject",
             "stubbed: Worlds (built in memory: 3 lanes, 1,998 Git-managed objects, 8 trusted "
@@ -323,12 +314,7 @@ def _three(values: tuple[float, float, float]) -> str:
     return ", ".join(f"{value:.2f}" for value in values)
 
 
-def _report(
-    rounds: dict[str, list[dict[str, float]]],
-    every: dict[str, list[float]],
-    submitted: list[tuple[str, float]],
-    cpu_us: dict[str, list[float]],
-) -> None:
+def _inside(submitted: list[tuple[str, float]]) -> None:
     outcomes: dict[str, int] = {}
     for outcome, _ in submitted:
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
@@ -338,19 +324,26 @@ def _report(
         f"in the server, body read to response built: p50 {inside['p50']:.3f} ms, "
         f"p99 {inside['p99']:.3f} ms, max {inside['max']:.3f} ms"
     )
-    full, bare = cpu_us["full"], cpu_us["bare"]
+
+
+def _report(phase: Phase, rounds: int) -> None:
+    measured = rounds * phase.total
+    print(f"\n{phase.title}, {phase.concurrency} connections, {rounds} x {phase.total} per side")
+    full, bare = ([t / measured * 1e6 for t in phase.server_cpu[side]] for side in ("full", "bare"))
     print(
-        f"server CPU per request (handshakes and warm-up included): webhook "
-        f"{sum(full):.0f} us ({full[0]:.0f} user, {full[1]:.0f} system), bare "
-        f"{sum(bare):.0f} us ({bare[0]:.0f} user, {bare[1]:.0f} system)"
+        f"server CPU per request: webhook {sum(full):.0f} us ({full[0]:.0f} user, "
+        f"{full[1]:.0f} system), bare {sum(bare):.0f} us ({bare[0]:.0f} user, "
+        f"{bare[1]:.0f} system); client CPU: webhook "
+        f"{phase.client_cpu['full'] / measured * 1e6:.0f} us, bare "
+        f"{phase.client_cpu['bare'] / measured * 1e6:.0f} us"
     )
-    total = {side: _percentiles(values) for side, values in every.items()}
+    total = {side: _percentiles(values) for side, values in phase.every.items()}
     print(f"{'client-side latency':22}{'webhook':>10}{'bare TLS':>10}{'ratio':>8}")
     for measure in ("p50", "p99", "max"):
-        full, bare = total["full"][measure], total["bare"][measure]
-        print(f"{measure + ' (ms)':22}{full:10.2f}{bare:10.2f}{full / bare:8.2f}")
+        webhook, floor = total["full"][measure], total["bare"][measure]
+        print(f"{measure + ' (ms)':22}{webhook:10.2f}{floor:10.2f}{webhook / floor:8.2f}")
     for side, name in (("full", "webhook"), ("bare", "bare TLS")):
-        p99s = sorted(result["p99"] for result in rounds[side])
+        p99s = sorted(result["p99"] for result in phase.rounds[side])
         print(f"{name} p99 per round: best {p99s[0]:.2f} ms, worst {p99s[-1]:.2f} ms")
     p99, ratio = total["full"]["p99"], total["full"]["p99"] / total["bare"]["p99"]
     verdict = "met" if p99 < 10 and ratio <= 2 else "MISSED"
