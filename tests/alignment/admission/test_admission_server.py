@@ -31,12 +31,15 @@ class Authority:
 
     def __init__(self) -> None:
         self.ca = certs.new_authority(datetime.now(UTC))
+        self.down = False  # the database does not answer
         self.renew()
 
     def renew(self) -> None:
         self.serving = certs.new_serving(self.ca, ["127.0.0.1"], datetime.now(UTC), 90)
 
     def __call__(self) -> certs.Issued:
+        if self.down:
+            raise ConnectionError("the database does not answer")
         return self.serving
 
 
@@ -261,6 +264,15 @@ def test_requests_out_of_the_ordinary_are_refused_and_the_connection_closed(
     assert b"\r\nConnection: close\r\n" in answer
 
 
+def test_http_1_0_gets_its_answer_and_the_connection_closed(
+    running: Running, authority: Authority
+) -> None:
+    answer = raw(running, authority, b"GET /healthz HTTP/1.0\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"\r\n\r\nok")
+    assert b"\r\nConnection: close\r\n" in answer
+
+
 def test_a_method_not_allowed_names_the_one_that_is(running: Running, authority: Authority) -> None:
     answer = raw(running, authority, b"DELETE /validate/prod HTTP/1.1\r\n\r\n")
 
@@ -388,3 +400,22 @@ def test_a_renewed_certificate_serves_new_connections_and_traffic_loses_no_reque
     assert seen == {"kept": {first}, "new": {first, renewed}}
     assert latest == renewed
     assert served.server.certificate_pem == authority.serving.certificate_pem
+
+
+def test_a_certificate_that_cannot_be_renewed_leaves_the_one_in_use(
+    authority: Authority, worlds: Worlds
+) -> None:
+    served = Running(Server(worlds, Recorder(), authority, reload_seconds=0.05))
+    in_use = served.server.certificate_pem
+    authority.down = True
+    time.sleep(0.3)  # several reloads fail meanwhile
+
+    try:
+        status, _, _ = post(connect(served, authority), "/validate/prod", set_image(ARGO))
+        assert status == 200
+        assert served.server.certificate_pem == in_use
+        authority.down = False
+        authority.renew()
+        assert served.call(served.server.reload()) is True
+    finally:
+        served.stop()
