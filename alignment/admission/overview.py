@@ -48,6 +48,11 @@ class Period:
     length: timedelta
     bucket: str  # minute | hour | day: what one bar of the chart counts
 
+    @property
+    def last(self) -> str:
+        """The period in a sentence: "the last hour", "the last 7 days"."""
+        return "the last hour" if self.length == timedelta(hours=1) else f"the last {self.words}"
+
 
 PERIODS = {
     period.name: period

@@ -75,7 +75,7 @@ def _chart(scope: overview.Scope) -> dict[str, Any] | None:
     series = overview.over_time(scope)
     if not series.times:
         return None
-    title = f"Decisions per {series.bucket} by outcome, last {scope.period.words}"
+    title = f"Decisions per {series.bucket} by outcome, {scope.period.last}"
     return charts.admission_decisions(series.times, series.counts, series.bucket, title)
 
 

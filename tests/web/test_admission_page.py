@@ -73,6 +73,7 @@ def test_the_chart_stacks_each_outcome_per_hour_and_per_minute_over_an_hour(
     # Within the hour: one bar per minute that decided something.
     assert len(hour["data"][0]["x"]) == 4
     assert hour["layout"]["yaxis"]["title"] == "decisions per minute"
+    assert hour["layout"]["title"]["text"].endswith("by outcome, the last hour")
     assert sum(sum(t["y"]) for t in month["data"]) == 72  # three days ago counts too
     assert month["layout"]["yaxis"]["title"] == "decisions per day"
 
@@ -111,6 +112,7 @@ def test_the_page_lists_the_latest_denies_warnings_and_break_glass_uses(
     assert "groups: sre, system:authenticated" in text
     assert "<code>lane.break-glass</code>, <code>lane.deployer</code>" in text
     assert REFUSED in text
+    assert "over the last 24 hours: 66 decisions, 6 warned, refused or let through" in text
     assert "?type=alignment&amp;rule=lane.break-glass" in text
     assert 'href="/admission/" aria-current="page">Admission</a>' in text
 
