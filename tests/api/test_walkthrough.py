@@ -79,12 +79,13 @@ def shell(tmp_path: Path) -> dict[str, str]:
     suite_only |= {"DJANGO_SETTINGS_MODULE", "KUBECONFIG"}
     inherited = {name: value for name, value in os.environ.items() if name not in suite_only}
     # Apart from the API servers' blocks: these are bound minutes later, after the seed.
-    demo_ports = free_port_block(size=3, among=range(30000, 32000, 10))
+    demo_ports = free_port_block(size=4, among=range(30000, 32000, 10))
     return {
         **inherited,
         "DEMO_PORT": str(demo_ports),
         "DEMO_FEED_PORT": str(demo_ports + 1),
         "DEMO_REGISTRY_PORT": str(demo_ports + 2),
+        "DEMO_ADMISSION_PORT": str(demo_ports + 3),
         "DRIFTCONTROL_VAR_DIR": str(tmp_path / "var"),
         "DEVCLUSTER_STATE_DIR": str(tmp_path / "clusters"),
         # The one departure from `make demo`: static files served uncollected, since
