@@ -55,6 +55,7 @@ class FindingActionForm(forms.Form):
         ("acknowledge", "Acknowledge"),
         ("suppress", "Suppress"),
         ("reopen", "Reopen"),
+        ("resolve", "Resolve after review"),
         ("remediate", "Request remediation"),
     )
 

@@ -22,6 +22,7 @@ from dashboard.views import diffs, present
 from dashboard.views.base import back_to, dashboard, form_errors, refusals_as_messages
 from drift.models import Finding, FindingStatus, RemediationStrategy
 from drift.services import triage
+from drift.services.ledger import ADMITTED
 from driftcontrol.models import AuditEvent
 from driftcontrol.permissions import Action, check, may
 from remediation.models import ObjectPin, RemediationRequest
@@ -71,6 +72,7 @@ AUDIT_WORDS = {
     "finding.suppressed": "suppressed it",
     "finding.suppression_ended": "ended its suppression (it counts again)",
     "finding.reopened": "reopened it",
+    "finding.resolved": "resolved it after review",
     "finding.ticket_linked": "linked a ticket",
     "finding.ticket_unlinked": "unlinked the ticket",
 }
@@ -132,6 +134,8 @@ def finding_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_acknowledge": status == FindingStatus.OPEN,
         "may_suppress": not resolved,
         "may_reopen": status in (FindingStatus.ACKNOWLEDGED, FindingStatus.SUPPRESSED),
+        # A change let through by break-glass: no scan can see it gone, a person settles it.
+        "may_resolve": not resolved and finding.diff.get("state") == ADMITTED,
         "may_remediate": not resolved and finding.policy_id is not None,
         "strategies": RemediationStrategy.choices,
         "suppression": suppression_bounds(),

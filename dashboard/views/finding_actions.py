@@ -1,4 +1,5 @@
-"""Bulk actions on the findings list: acknowledge, suppress, reopen, request remediation.
+"""Actions on findings: acknowledge, suppress, reopen, resolve after review (a change the
+admission webhook let through by break-glass), request remediation.
 
 Through htmx, a refusal (a missing reason, a selection that mixes clusters) is written
 next to the buttons and nothing else on the page changes: the selection and what was
@@ -72,6 +73,8 @@ def _triage(request: HttpRequest, action: str, form: FindingActionForm) -> None:
         )
     elif action == "reopen":
         _report(request, triage.reopen(ids, user), "Reopened")
+    elif action == "resolve":
+        _report(request, triage.resolve(ids, user, data["comment"]), "Resolved after review")
     else:
         raise _Refused(f"Unknown action {action!r}: choose one of the buttons.")
 

@@ -194,6 +194,15 @@ _TRIAGE = {
     ),
     suppress=extend_schema(summary="Suppress a finding", request=SuppressSerializer, **_TRIAGE),
     reopen=extend_schema(summary="Reopen a finding", request=None, **_TRIAGE),
+    resolve=extend_schema(
+        summary="Resolve a break-glass finding after review",
+        description="Only for findings about a change the admission webhook let through by "
+        "break-glass (`lane.break-glass`): no scan can see such a change gone. Any other "
+        "finding answers 409: it resolves when a scan no longer finds it.",
+        request=AcknowledgeSerializer,
+        examples=[_example({"comment": "Reverted; the fix is in Git as shop#412"})],
+        **_TRIAGE,
+    ),
     ticket=extend_schema(
         summary="Link a ticket to a finding",
         request=TicketSerializer,
@@ -225,7 +234,7 @@ class FindingViewSet(
     }
     keyset_default = "-last_seen"
     triage_actions = (
-        *("acknowledge", "suppress", "reopen", "ticket", "unlink_ticket"),
+        *("acknowledge", "suppress", "reopen", "resolve", "ticket", "unlink_ticket"),
         *("bulk_acknowledge", "bulk_suppress", "bulk_ticket"),
     )
     bulk_finding_serializer = FindingSerializer
@@ -270,6 +279,17 @@ class FindingViewSet(
         """Withdraw an acknowledgement or a suppression."""
         finding = self.get_object()
         _triaged(triage.reopen([finding.pk], request.user), finding.pk)
+        return self._respond(finding.pk)
+
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        """Settle after review a finding about a change no scan can see gone (a
+        break-glass change the admission webhook let through); any other finding is
+        refused: it resolves when a scan no longer finds it."""
+        given = AcknowledgeSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        finding = self.get_object()
+        _triaged(triage.resolve([finding.pk], request.user, **given.validated_data), finding.pk)
         return self._respond(finding.pk)
 
     @action(detail=True, methods=["post"])

@@ -74,6 +74,7 @@ TABLE: dict[tuple[str, str], tuple[str, str]] = {
     ("finding-acknowledge", "POST"): (OP, W),
     ("finding-suppress", "POST"): (OP, W),
     ("finding-reopen", "POST"): (OP, W),
+    ("finding-resolve", "POST"): (OP, W),
     ("finding-ticket", "POST"): (OP, W),
     ("finding-ticket", "DELETE"): (OP, W),
     ("finding-bulk-acknowledge", "POST"): (OP, W),
