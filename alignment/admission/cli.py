@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from argparse import ArgumentParser, Namespace
 from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
@@ -30,8 +31,25 @@ def serve(options: Namespace, console: Console) -> int | None:
     return run(options, console)
 
 
+def _credentials_argument(parser: ArgumentParser) -> None:
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        metavar="FILE",
+        help="credentials for this one change (an administrator's; never stored): writing "
+        "a ValidatingWebhookConfiguration and labelling namespaces needs more than the "
+        "cluster's scanner identity may do",
+    )
+
+
+def _uninstall_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--cluster", required=True, metavar="NAME")
+    _credentials_argument(parser)
+
+
 def _install_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--cluster", required=True, metavar="NAME")
+    _credentials_argument(parser)
     parser.add_argument(
         "--url",
         help="https://HOST[:PORT] where the cluster's API server reaches `drift admission "
@@ -50,8 +68,9 @@ def install(options: Namespace, console: Console) -> int:
     if cluster is None:
         return ERROR
     try:
-        done = installing.install(cluster, options.url, options.mode, cli_actor())
-    except installing.InstallError as error:
+        kubeconfig = _read(options.kubeconfig)
+        done = installing.install(cluster, options.url, options.mode, cli_actor(), kubeconfig)
+    except (installing.InstallError, OSError) as error:
         console.warn(str(error))
         return ERROR
     installation, planned = done.installation, done.plan
@@ -87,8 +106,8 @@ def uninstall(options: Namespace, console: Console) -> int:
     if cluster is None:
         return ERROR
     try:
-        done = installing.uninstall(cluster, cli_actor())
-    except installing.InstallError as error:
+        done = installing.uninstall(cluster, cli_actor(), _read(options.kubeconfig))
+    except (installing.InstallError, OSError) as error:
         console.warn(str(error))
         return ERROR
     said = "removed" if done.removed else "was not installed"
@@ -166,7 +185,7 @@ GROUP = Group(
             "uninstall",
             "remove the configuration and the namespace labels",
             uninstall,
-            lambda parser: parser.add_argument("--cluster", required=True, metavar="NAME"),
+            _uninstall_arguments,
         ),
         Command(
             "status",
@@ -176,3 +195,8 @@ GROUP = Group(
         ),
     ],
 )
+
+
+def _read(path: Path | None) -> str | None:
+    """The kubeconfig file's text (OSError names the file when it cannot be read)."""
+    return path.read_text() if path is not None else None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +28,7 @@ from alignment import lane_labels
 from alignment.admission import authority, certs
 from alignment.models import AdmissionInstallation
 from drift import kube
+from drift.kubeconfigs import credential_policy
 from drift.models import Cluster
 from drift.services import clusters
 from driftcontrol import audit
@@ -184,10 +186,15 @@ def active(cluster: Cluster) -> AdmissionInstallation | None:
 
 
 def install(
-    cluster: Cluster, url: str | None = None, mode: str = "deny", actor: Actor = None
+    cluster: Cluster,
+    url: str | None = None,
+    mode: str = "deny",
+    actor: Actor = None,
+    kubeconfig: str | None = None,
 ) -> Installed:
     """Write (or rewrite) the webhook's configuration into the cluster and label its lane
-    namespaces; ``mode`` warn caps every lane at warn there."""
+    namespaces; ``mode`` warn caps every lane at warn there. ``kubeconfig``: credentials
+    for this one call (an administrator's), when the cluster's own may only read."""
     if mode not in MODES:
         raise InstallError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     name = _name()
@@ -196,7 +203,7 @@ def install(
     # naming the host the API server will dial (serve picks it up within a minute).
     serving = authority.current([*authority.hosts(), str(urlsplit(target).hostname)])
     wanted = configuration(name, target, serving.ca_pem)
-    connection = _connect(cluster)
+    connection = _connect(cluster, kubeconfig)
     try:
         # Read first: a cluster that cannot be read is left without a configuration.
         listed = connection.namespaces()
@@ -217,10 +224,10 @@ def install(
     return Installed(installation, written, planned)
 
 
-def uninstall(cluster: Cluster, actor: Actor = None) -> Uninstalled:
+def uninstall(cluster: Cluster, actor: Actor = None, kubeconfig: str | None = None) -> Uninstalled:
     """Remove the webhook's configuration from the cluster, then the namespace labels."""
     name = _name()
-    connection = _connect(cluster)
+    connection = _connect(cluster, kubeconfig)
     try:
         labelled = [
             str(namespace["metadata"]["name"])
@@ -258,11 +265,39 @@ def _named(actor: Actor) -> str:
     return actor.get_username() if actor.is_authenticated else "anonymous"
 
 
-def _connect(cluster: Cluster) -> kube.Kube:
+def _connect(cluster: Cluster, kubeconfig: str | None = None) -> kube.Kube:
     try:
-        return clusters.connect(cluster)
+        if kubeconfig is None:
+            return clusters.connect(cluster)
+        _same_server(cluster, kubeconfig)
+        return kube.Kube(kubeconfig, None, credentials=credential_policy())
     except kube.KubeError as error:
         raise _refusal(cluster, "connect", error) from None
+
+
+def _same_server(cluster: Cluster, kubeconfig: str) -> None:
+    """Refuse credentials for another API server than the cluster's: a webhook installed
+    on the wrong cluster would judge it by another cluster's lanes."""
+    theirs = _server_of(kubeconfig)
+    ours = _server_of(cluster.read_credentials() or "")
+    if theirs is None or (ours is not None and theirs.rstrip("/") != ours.rstrip("/")):
+        raise kube.BadKubeconfig(
+            f"the kubeconfig given is for API server {theirs or '(none in its current context)'}"
+            f", not cluster {cluster.name}'s {ours}"
+        )
+
+
+def _server_of(kubeconfig: str) -> str | None:
+    """The API server the kubeconfig's current context talks to."""
+    try:
+        loaded = yaml.safe_load(kubeconfig) or {}
+        context = next(
+            c["context"] for c in loaded["contexts"] if c["name"] == loaded["current-context"]
+        )
+        entry = next(c["cluster"] for c in loaded["clusters"] if c["name"] == context["cluster"])
+        return str(entry["server"])
+    except (yaml.YAMLError, KeyError, TypeError, StopIteration):
+        return None
 
 
 def _refusal(cluster: Cluster, what: str, error: kube.KubeError) -> InstallError:

@@ -16,7 +16,6 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -156,27 +155,18 @@ def installed(
         uninstall(scanner_cluster, devcluster)
 
 
-@contextmanager
-def privileged(cluster: Cluster, devcluster: Any) -> Iterator[None]:
+def admin(devcluster: Any) -> str:
     """Installing a webhook and labelling namespaces needs more than the scanner's
-    read-mostly role: done as admin, as an operator would, then back to the scanner."""
-    cluster.set_credentials(Path(devcluster.kubeconfig("admin")).read_text())
-    cluster.save()
-    try:
-        yield
-    finally:
-        cluster.set_credentials(Path(devcluster.kubeconfig("driftcontrol-scanner")).read_text())
-        cluster.save()
+    read-mostly role: done with an administrator's kubeconfig, as an operator would."""
+    return Path(devcluster.kubeconfig("admin")).read_text()
 
 
 def install(cluster: Cluster, devcluster: Any, url: str) -> None:
-    with privileged(cluster, devcluster):
-        admission.install(cluster, url=url, mode="deny", actor="system:test")
+    admission.install(cluster, url=url, actor="system:test", kubeconfig=admin(devcluster))
 
 
 def uninstall(cluster: Cluster, devcluster: Any) -> None:
-    with privileged(cluster, devcluster):
-        admission.uninstall(cluster, actor="system:test")
+    admission.uninstall(cluster, actor="system:test", kubeconfig=admin(devcluster))
 
 
 def set_image(
@@ -301,3 +291,18 @@ def test_an_unsigned_image_is_refused_once_verified_and_an_unseen_one_let_throug
         assert ok.returncode == 0, ok.stderr
     finally:
         uninstall(scanner_cluster, devcluster)
+
+
+def test_credentials_for_another_cluster_install_nothing(
+    devcluster, devcluster_b, scanner_cluster, settings
+) -> None:
+    settings.ADMISSION_WEBHOOK_NAME = f"dc-admission-{uuid.uuid4().hex[:8]}"
+    elsewhere = Path(devcluster_b.kubeconfig("admin")).read_text()
+
+    with pytest.raises(admission.InstallError, match="not cluster test-a's"):
+        admission.install(scanner_cluster, url="https://127.0.0.1:9443", kubeconfig=elsewhere)
+
+    assert not scanner_cluster.admission_installations.exists()
+    for cluster in (devcluster, devcluster_b):
+        found = cluster.kubectl("get", "validatingwebhookconfigurations", "-o", "name")
+        assert settings.ADMISSION_WEBHOOK_NAME not in found.stdout
