@@ -46,6 +46,8 @@ def test_an_admin_sets_the_mode_and_break_glass_groups_in_the_form(client, admin
     assert "<legend>Admission (prevention)</legend>" in page
     assert '<option value="deny" selected>' in page
     assert "sre-oncall\nplatform-leads</textarea>" in page
+    assert "drift admission install" in page and "not built" not in page
+    assert 'href="/admission/?lane=controlled">Admission</a> page' in page
 
 
 def test_emptying_the_groups_keeps_the_mode_and_drops_the_groups(client, admin_user):
