@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from alignment.admission import certs
-from alignment.models import AdmissionCertificate
+from alignment.models import AdmissionCertificate, AdmissionInstallation
 from driftcontrol import audit
 from driftcontrol.crypto import seal, unseal
 
@@ -42,7 +42,8 @@ def current(hosts: Sequence[str] | None = None) -> Serving:
     """The serving certificate for ``hosts`` (by default the configured ones), and its
     CA: issued now when there is none valid for another ADMISSION_CERT_RENEW_DAYS that
     names every host."""
-    wanted = [certs.canonical(host) for host in (_configured() if hosts is None else hosts)]
+    named = _configured(_installed_hosts()) if hosts is None else hosts
+    wanted = list(dict.fromkeys(certs.canonical(host) for host in named))
     now = timezone.now()
     # Most calls find one: no lock, no write.
     serving = _usable(wanted, now)
@@ -69,16 +70,25 @@ def ca_bundle() -> str:
 
 
 def hosts() -> list[str]:
-    """The names and addresses the serving certificate must carry: ADMISSION_HOSTS and
-    the host of ADMISSION_PUBLIC_URL."""
-    return _configured()
+    """The names and addresses the serving certificate must carry: ADMISSION_HOSTS, the
+    host of ADMISSION_PUBLIC_URL, and the host of every installation's URL (given with
+    `install --url`): a renewal dropping one would make that cluster's calls fail."""
+    return _configured(_installed_hosts())
 
 
-def _configured() -> list[str]:
+def _installed_hosts() -> list[str]:
+    urls = AdmissionInstallation.objects.filter(removed_at__isnull=True).values_list(
+        "url", flat=True
+    )
+    return [str(urlsplit(url).hostname or "") for url in urls]
+
+
+def _configured(extra: Sequence[str] = ()) -> list[str]:
     found = list(settings.ADMISSION_HOSTS)
     public = urlsplit(settings.ADMISSION_PUBLIC_URL).hostname
     if public:
         found.append(public)
+    found += extra
     return list(dict.fromkeys(certs.canonical(host) for host in found if host))
 
 

@@ -22,6 +22,12 @@ OK, ERROR = 0, 1
 def _serve_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=9443, help="port to listen on (TLS)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the port (SO_REUSEPORT), each deciding on a core of its own",
+    )
 
 
 def serve(options: Namespace, console: Console) -> int | None:
@@ -87,11 +93,6 @@ def install(options: Namespace, console: Console) -> int:
         console.warn(
             f"  {namespace}: owned by lanes {', '.join(lanes)}; not matched until one lane "
             "owns it (its lane.namespace finding says which)"
-        )
-    if not done.host_configured:
-        console.warn(
-            f"{installation.url} is not on ADMISSION_PUBLIC_URL or ADMISSION_HOSTS: the "
-            "serving certificate names it now, but renewals will not; add its host there"
         )
     if not planned.matched:
         console.warn(

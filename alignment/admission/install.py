@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alignment import lane_labels
-from alignment.admission import authority, certs
+from alignment.admission import authority
 from alignment.models import AdmissionInstallation
 from drift import kube
 from drift.kubeconfigs import credential_policy
@@ -94,14 +94,6 @@ class Installed:
     installation: AdmissionInstallation
     configuration: dict[str, Any]  # as the API server stored it
     plan: lane_labels.Plan  # the namespaces matched, and the labels changed
-
-    @property
-    def host_configured(self) -> bool:
-        """Whether the host the API server dials is one the serving certificate always
-        names (ADMISSION_HOSTS, ADMISSION_PUBLIC_URL): a host given only with --url is
-        in today's certificate, but not in those `drift admission serve` renews."""
-        host = certs.canonical(str(urlsplit(self.installation.url).hostname))
-        return host in authority.hosts()
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,10 @@ def run(listening: Listening, worlds: Source, recorder: Sink, console: Console) 
 
     def certificates() -> authority.Serving:
         # In an executor thread, once a minute: a connection of its own, closed after.
+        # The hosts asked again each time: an installation made since (`install --url`)
+        # added its host, and a renewal must keep it.
         try:
-            return authority.current(listening.hosts)
+            return authority.current((*authority.hosts(), *listening.hosts))
         finally:
             connection.close()
 

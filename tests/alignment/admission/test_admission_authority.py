@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from alignment.admission import authority
 from alignment.admission.certs import Issued, names
-from alignment.models import AdmissionCertificate
+from alignment.models import AdmissionCertificate, AdmissionInstallation
 from driftcontrol.models import AuditEvent
 from tests.alignment.admission.test_admission_certs import handshake
+from tests.factories import ClusterFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +123,30 @@ def test_hosts_are_the_configured_ones_and_the_public_urls(settings: Any) -> Non
 
     settings.ADMISSION_PUBLIC_URL = "https://localhost:9443/"
     assert authority.hosts() == ["127.0.0.1", "localhost"]
+
+
+def test_a_renewal_keeps_the_host_an_installation_dials(settings: Any) -> None:
+    settings.ADMISSION_HOSTS = ["127.0.0.1"]
+    settings.ADMISSION_PUBLIC_URL = "https://127.0.0.1:9443"
+    cluster = ClusterFactory()
+    AdmissionInstallation.objects.create(
+        cluster=cluster,
+        name="driftcontrol-admission",
+        url=f"https://webhook.shop.example:9443/validate/{cluster.name}",
+        mode="deny",
+        installed_at=timezone.now(),
+    )
+    AdmissionInstallation.objects.create(
+        cluster=cluster,
+        name="driftcontrol-admission",
+        url=f"https://gone.example:9443/validate/{cluster.name}",
+        mode="deny",
+        installed_at=timezone.now() - timedelta(days=3),
+        removed_at=timezone.now() - timedelta(days=2),
+    )
+
+    assert authority.hosts() == ["127.0.0.1", "webhook.shop.example"]
+    assert names(authority.current().certificate_pem) == {"127.0.0.1", "webhook.shop.example"}
 
 
 def test_a_renewal_window_as_long_as_the_certificate_is_refused(settings: Any) -> None:
