@@ -29,35 +29,12 @@ CLUSTER = "east"
 LANE = "controlled"
 NAMESPACE = "shop"
 ON_CALL = "sre"
-# The break-glass group may edit the shop, as the on-call engineers' group would; and
-# DriftControl's identity on east (the scanner's kubeconfig) may install the webhook: write
-# its ValidatingWebhookConfiguration and label the lanes' namespaces. A cluster's admin
-# grants the same before `drift admission install` (README, Admission webhook).
-RBAC = f"""apiVersion: rbac.authorization.k8s.io/v1
+# The break-glass group may edit the shop, as the on-call engineers' group would.
+ON_CALL_BINDING = f"""apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {{name: shop-on-call, namespace: {NAMESPACE}}}
 roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}}
 subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: Group, name: {ON_CALL}}}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {{name: driftcontrol-admission-installer}}
-rules:
-- apiGroups: [admissionregistration.k8s.io]
-  resources: [validatingwebhookconfigurations]
-  verbs: [get, create, patch, delete]
-- apiGroups: [""]
-  resources: [namespaces]
-  verbs: [get, list, patch]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {{name: driftcontrol-admission-installer}}
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: driftcontrol-admission-installer
-subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: driftcontrol-scanner}}]
 """
 
 
@@ -108,10 +85,16 @@ def warn_in_lane() -> None:
 
 
 def install(port: int) -> None:
-    """`drift admission install` as a person types it (the demo's settings in the env)."""
+    """`drift admission install` as a person types it (the demo's settings in the env), with
+    east's admin credentials for the one change: DriftControl's own identity there may only
+    read, and writing a webhook configuration takes more."""
+    admin = subprocess.run(
+        [DEVCLUSTER, "kubeconfig", "--name", CLUSTER, "--user", "admin"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
     subprocess.run(
         [sys.executable, "manage.py", "drift", "admission", "install", "--cluster", CLUSTER,
-         "--url", f"https://127.0.0.1:{port}", "--mode", "warn"],
+         "--url", f"https://127.0.0.1:{port}", "--mode", "warn", "--kubeconfig", admin],
         cwd=ROOT, check=True,
     )  # fmt: skip
 
@@ -150,10 +133,10 @@ def _tell(port: int, marker: Path) -> None:
             return
         time.sleep(1)
     warn_in_lane()
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as rbac:
-        rbac.write(RBAC)
-        rbac.flush()
-        kubectl("apply", "-f", rbac.name)
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as binding:
+        binding.write(ON_CALL_BINDING)
+        binding.flush()
+        kubectl("apply", "-f", binding.name)
     install(port)
     # The server rebuilds east's world when the lane changed (ADMISSION_REFRESH_SECONDS).
     time.sleep(3 * settings.ADMISSION_REFRESH_SECONDS)
