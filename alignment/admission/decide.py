@@ -17,7 +17,7 @@ database is asked while the API server waits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
@@ -25,7 +25,7 @@ from typing import Any
 
 from alignment import rules
 from alignment.admission.review import Request
-from alignment.rules import deployers
+from alignment.rules import deployers, pods
 from alignment.rules.images import ImageCheck, containers
 from alignment.rules.supply import requires_evidence
 from drift.engine import admission_terms
@@ -64,10 +64,13 @@ class World:
     # (group, resource) -> kind, of the kinds Git manages: a subresource's request names
     # its object by resource only (a scale request sends an autoscaling/v1 Scale).
     kinds: Mapping[tuple[str, str], str] = field(init=False, repr=False, compare=False)
+    # What every decision would otherwise work out again from the World alone.
+    prepared: Prepared = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         found = {(key.group, resource_of(key.kind)): key.kind for key in self.managed}
         object.__setattr__(self, "kinds", MappingProxyType(found))
+        object.__setattr__(self, "prepared", Prepared(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +94,19 @@ def decide(request: Request, world: World) -> Decision:
     """The lane's verdict on the request. Dry runs are decided alike (the server does not
     record them)."""
     key = target(request, world)
-    lane = _lane(key, world)
-    if lane is None or request.operation not in CHANGES:
+    place = world.prepared.place(key)
+    if place is None or request.operation not in CHANGES:
         return ALLOW
-    mode = admission_terms.mode(lane.admission)
+    lane, mode = place.lane, place.mode
     # The control plane and DriftControl are never held back: refusing a controller's
     # bookkeeping (a status, a finalizer) is how admission webhooks stop clusters.
     if mode == "off" or _identified(request.user, request.groups, world.trusted):
         return ALLOW
     incoming = _incoming(request)
-    unverified = _unverified(key, incoming, lane, world) if incoming is not None else ()
-    found = [*_deployer(request, key, lane, world), *_broken(request, key, incoming, lane, world)]
+    # One walk of each pod spec for the images looked up and every rule judging them.
+    with pods.walked_once():
+        unverified = _unverified(key, incoming, place, world) if incoming is not None else ()
+        found = [*_deployer(request, key, lane, world), *_broken(request, key, incoming, place)]
     if not found:
         return Decision("allow", True, unverified=unverified)
     return _verdict(request, key, lane, mode, found, unverified)
@@ -131,13 +136,97 @@ def resource_of(kind: str) -> str:
     return singular + "s"
 
 
-def _lane(key: ObjectKey, world: World) -> rules.LaneSpec | None:
-    """The one lane owning the object's namespace (two owners: lane.namespace's to say)."""
-    namespace = key.name if (key.group, key.kind) == ("", "Namespace") else key.namespace
-    if not namespace or namespace in NEVER_JUDGED:
-        return None
-    owners = [lane for lane in world.lanes if lane.owns(namespace)]
-    return owners[0] if len(owners) == 1 else None
+@dataclass(frozen=True, slots=True)
+class Place:
+    """What decisions on the objects of one namespace share: the lane owning it, its mode,
+    whether it wants evidence of images, the rules' reach there and the rules judged."""
+
+    lane: rules.LaneSpec
+    mode: str
+    evidence: bool  # supply.requires_evidence(lane)
+    reach: rules.Reach
+    chosen: tuple[rules.Rule, ...]  # the rules judged at admission
+
+
+class Prepared:
+    """What a World's decisions share, worked out once for it (a World is rebuilt, never
+    changed): the images the rules may judge by, the rules judged at admission, and each
+    namespace's place (its lane's glob matched once, not on every request)."""
+
+    __slots__ = ("world", "circumstances", "chosen", "places")
+
+    # Namespaces remembered at most: requests name them, and anyone reaching the port
+    # may send any name; past this many, the rest are worked out on every request.
+    KEPT = 4096
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.circumstances = rules.Circumstances(
+            images=Vouched(world.images), trusted=world.trusted
+        )
+        self.chosen = tuple(rule for rule in rules.RULES.values() if _judged_at_admission(rule))
+        self.places: dict[tuple[str, str], Place | None] = {}
+
+    def place(self, key: ObjectKey) -> Place | None:
+        """The place of the object's namespace; None when no one lane owns it (two
+        owners: lane.namespace's to say), or the object is the control plane's."""
+        namespace = key.name if (key.group, key.kind) == ("", "Namespace") else key.namespace
+        # The reach's namespace is the key's: "" for a Namespace (named by its name).
+        held = (namespace, key.namespace)
+        try:
+            return self.places[held]
+        except KeyError:
+            pass
+        found = self._place(key, namespace)
+        if len(self.places) < self.KEPT:
+            self.places[held] = found
+        return found
+
+    def _place(self, key: ObjectKey, namespace: str) -> Place | None:
+        if not namespace or namespace in NEVER_JUDGED:
+            return None
+        world = self.world
+        owners = [lane for lane in world.lanes if lane.owns(namespace)]
+        if len(owners) != 1:
+            return None
+        lane = owners[0]
+        # As rules.evaluate reaches over the one object it is given.
+        reach = rules.Reach.of(
+            {key: {}},
+            rules.everything,
+            world.lanes,
+            every_lane=world.every_lane,
+            circumstances=self.circumstances,
+        )
+        mode = admission_terms.mode(lane.admission)
+        return Place(lane, mode, requires_evidence(lane), reach, self.chosen)
+
+
+class Vouched(Mapping[tuple[str, str], ImageCheck]):
+    """The World's image checks the rules judge by: a check of a registry that could not
+    be read is left out, as unknown is not refused (supply.unverifiable is the scan's).
+    A view, not a copy: the World's images may be worked out when asked."""
+
+    __slots__ = ("images",)
+
+    def __init__(self, images: Mapping[tuple[str, str], ImageCheck]) -> None:
+        self.images = images
+
+    def get(self, key: tuple[str, str], default: Any = None) -> Any:
+        check = self.images.get(key)
+        return default if check is None or check.unverifiable else check
+
+    def __getitem__(self, key: tuple[str, str]) -> ImageCheck:
+        check = self.images.get(key)
+        if check is None or check.unverifiable:
+            raise KeyError(key)
+        return check
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return (key for key, check in self.images.items() if not check.unverifiable)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 # Who a requester is hardly varies (controllers, deployers, a few people), while matching
@@ -174,38 +263,25 @@ def _deployer(
 
 
 def _broken(
-    request: Request,
-    key: ObjectKey,
-    incoming: Mapping[str, Any] | None,
-    lane: rules.LaneSpec,
-    world: World,
+    request: Request, key: ObjectKey, incoming: Mapping[str, Any] | None, place: Place
 ) -> list[rules.Violation]:
     """The local rules the incoming object breaks. An update is judged on what it brings:
     what the object broke already is the scan's to report, and refusing an unrelated
     write (a label, a finalizer) would not undo it."""
     if incoming is None:
         return []
-    found = _evaluate(key, incoming, lane, world)
+    found = _evaluate(key, incoming, place)
     # Nothing broken needs no comparison: most changes are judged once, not twice.
     if found and request.operation == "UPDATE" and request.old_object is not None:
-        before = {(v.rule, v.message) for v in _evaluate(key, request.old_object, lane, world)}
+        before = {(v.rule, v.message) for v in _evaluate(key, request.old_object, place)}
         found = [v for v in found if (v.rule, v.message) not in before]
     return found
 
 
-def _evaluate(
-    key: ObjectKey, obj: Mapping[str, Any], lane: rules.LaneSpec, world: World
-) -> list[rules.Violation]:
-    images = _checks(key, obj, lane, world)
-    circumstances = rules.Circumstances(images=images, trusted=world.trusted)
-    return rules.evaluate(
-        {key: obj},
-        rules.everything,
-        world.lanes,
-        every_lane=world.every_lane,
-        circumstances=circumstances,
-        only=_judged_at_admission,
-    )
+def _evaluate(key: ObjectKey, obj: Mapping[str, Any], place: Place) -> list[rules.Violation]:
+    """rules.evaluate of the one object by the rules judged at admission, with what the
+    World's cache says of its images: the reach and the rules prepared with the World."""
+    return rules.violations({key: obj}, place.reach, place.chosen)
 
 
 def _judged_at_admission(rule: rules.Rule) -> bool:
@@ -213,28 +289,15 @@ def _judged_at_admission(rule: rules.Rule) -> bool:
     return rule.local and rule.id != "lane.deployer"
 
 
-def _checks(
-    key: ObjectKey, obj: Mapping[str, Any], lane: rules.LaneSpec, world: World
-) -> dict[tuple[str, str], ImageCheck]:
-    """What the cache says of the object's images. A check of a registry that could not
-    be read is left out: unknown is not refused (supply.unverifiable is the scan's)."""
-    found: dict[tuple[str, str], ImageCheck] = {}
-    for container in containers(key, obj):
-        check = world.images.get((lane.name, container.image))
-        if check is not None and not check.unverifiable:
-            found[lane.name, container.image] = check
-    return found
-
-
 def _unverified(
-    key: ObjectKey, obj: Mapping[str, Any], lane: rules.LaneSpec, world: World
+    key: ObjectKey, obj: Mapping[str, Any], place: Place, world: World
 ) -> tuple[str, ...]:
     """The object's images the lane wants evidence of that the cache holds none of."""
-    if not requires_evidence(lane):
+    if not place.evidence:
         return ()
     found: dict[str, None] = {}
     for container in containers(key, obj):
-        check = world.images.get((lane.name, container.image))
+        check = world.images.get((place.lane.name, container.image))
         if check is None or check.unverifiable or check.evidence is None:
             found[container.image] = None
     return tuple(found)

@@ -6,7 +6,7 @@ on import (alignment.rules.base.rule).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 # Importing a rule module registers its rules.
@@ -56,8 +56,20 @@ def evaluate(
     if judge is not None:
         reach = replace(reach, judge=judge)
     with pods.walked_once():
-        found = [v for rule in RULES.values() if only(rule) for v in rule.check(objects, reach)]
-    return sorted(found, key=lambda v: (v.rule, v.key, v.evidence[0].path if v.evidence else ""))
+        return violations(objects, reach, [rule for rule in RULES.values() if only(rule)])
+
+
+def violations(objects: Objects, reach: Reach, chosen: Iterable[Rule]) -> list[Violation]:
+    """The ``chosen`` rules' violations, ordered as `evaluate` orders them: for a caller
+    that prepares the reach and picks the rules once, then judges object after object
+    with them (the admission webhook), inside a pods.walked_once() of its own."""
+    found = [v for rule in chosen for v in rule.check(objects, reach)]
+    return sorted(found, key=_order)
+
+
+def _order(violation: Violation) -> tuple[str, ObjectKey, str]:
+    evidence = violation.evidence
+    return (violation.rule, violation.key, evidence[0].path if evidence else "")
 
 
 __all__ = [
@@ -75,4 +87,5 @@ __all__ = [
     "Write",
     "evaluate",
     "everything",
+    "violations",
 ]
