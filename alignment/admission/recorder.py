@@ -102,8 +102,12 @@ class Recorder:
 
     def submit(self, cluster: str, request: Request, decision: Decision, latency_ms: float) -> None:
         """Hand a decision over; never waits, never raises for a full queue."""
+        # Queued without the objects it carried: hundreds of parsed bodies held until the
+        # thread drains them would be walked by every garbage collection meanwhile
+        # (measured: 100 us more per request, and pauses of milliseconds).
+        kept = recording.without_objects(request)
         try:
-            self._queue.put_nowait((cluster, request, decision, latency_ms, timezone.now()))
+            self._queue.put_nowait((cluster, kept, decision, latency_ms, timezone.now()))
         except queue.Full:
             self._full += 1
             return

@@ -10,7 +10,7 @@ a batch kept while the database is down stays small.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from django.db import transaction
@@ -99,6 +99,15 @@ class Batch:
         if room:
             self.kept.append(_kept(cluster, owner, key, request, decision, latency_ms, at))
         return room
+
+
+def without_objects(request: Request) -> Request:
+    """The request as a batch reads it: named as it names its object (a CREATE may name it
+    in the object only), without the objects it carried, which nothing recorded reads."""
+    if request.object is None and request.old_object is None:
+        return request
+    name = target(request, _NOWHERE).name
+    return replace(request, name=name, object=None, old_object=None)
 
 
 def _kept(

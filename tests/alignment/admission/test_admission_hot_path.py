@@ -1,0 +1,129 @@
+"""What the webhook works out once instead of per request, and what it does not hold on to
+(alignment.admission.decide's prepared World, the recorder's queue): the decisions stay
+those rules.evaluate would give."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from alignment import rules
+from alignment.admission.decide import Prepared, World, decide, target
+from alignment.admission.recorder import Recorder
+from alignment.admission.review import parse
+from alignment.rules.images import ImageCheck
+from alignment.supply.verdict import Evidence
+from drift.engine.normalize import ObjectKey
+from tests.alignment.admission.test_decide import (
+    ARGO,
+    DIGEST,
+    FAST,
+    NEW_IMAGE,
+    OUTSIDER,
+    SIGNERS,
+    WEB,
+    lane,
+    set_image,
+    world,
+)
+from tests.alignment.admission.test_review import review
+
+POD = ObjectKey("", "Pod", "shop", "debug")
+
+
+def judged_at_admission(rule: rules.Rule) -> bool:
+    return rule.local and rule.id != "lane.deployer"
+
+
+def evaluated(key: ObjectKey, obj: dict[str, Any], decided_on: World) -> list[rules.Violation]:
+    """What rules.evaluate says of the object, as decide judged it before it prepared the
+    World: the images of a registry that answered, by the rules judged at admission."""
+    checks = {k: c for k, c in decided_on.images.items() if not c.unverifiable}
+    return rules.evaluate(
+        {key: obj},
+        rules.everything,
+        decided_on.lanes,
+        every_lane=decided_on.every_lane,
+        circumstances=rules.Circumstances(images=checks, trusted=decided_on.trusted),
+        only=judged_at_admission,
+    )
+
+
+def test_the_prepared_rules_find_what_rules_evaluate_finds() -> None:
+    signed = ImageCheck(NEW_IMAGE, DIGEST, evidence=Evidence(DIGEST))
+    unreadable = ImageCheck("registry.example.com/shop/db:2", unverifiable="timeout")
+    images = {("controlled", NEW_IMAGE): signed, ("controlled", unreadable.image): unreadable}
+    decided_on = world(lane=lane("deny", supply={"signers": SIGNERS}), images=images)
+    body = set_image(OUTSIDER)["request"]["object"]
+    spec = body["spec"]["template"]["spec"]
+    spec["serviceAccountName"] = "robot"
+    spec["volumes"] = [{"name": "key", "secret": {"secretName": "fast-key"}}]
+    spec["initContainers"] = [{"name": "db", "image": unreadable.image}]
+    spec["containers"].append({"name": "side", "image": "docker.io/library/busybox:1"})
+    place = decided_on.prepared.place(WEB)
+    assert place is not None
+
+    found = rules.violations({WEB: body}, place.reach, place.chosen)
+
+    assert found == evaluated(WEB, body, decided_on)
+    assert {v.rule for v in found} == {"lane.secret", "lane.registry", "supply.unsigned"}
+
+
+def test_a_namespace_is_placed_once_per_world_and_a_new_world_places_it_anew() -> None:
+    first = world()
+    place = first.prepared.place(WEB)
+
+    assert place is not None and place.lane.name == "controlled" and place.mode == "deny"
+    assert first.prepared.place(POD) is place  # same namespace: worked out once
+    warned = world("warn").prepared.place(WEB)
+    assert warned is not None and warned.mode == "warn"
+    assert first.prepared.place(ObjectKey("", "Pod", "kube-system", "x")) is None
+    assert first.prepared.place(ObjectKey("", "Pod", "nobodys", "x")) is None
+
+
+def test_a_namespace_object_is_placed_in_its_own_lane() -> None:
+    namespace = ObjectKey("", "Namespace", "", "shop")
+    place = world().prepared.place(namespace)
+
+    assert place is not None and place.lane.name == "controlled"
+    assert place.reach.namespaces == frozenset({""})  # as rules.evaluate reaches it
+
+
+def test_namespaces_past_the_limit_are_decided_alike_and_not_remembered() -> None:
+    decided_on = World(lanes=(lane("deny", namespaces=("shop", "shop-*")), FAST))
+    prepared: Prepared = decided_on.prepared
+    for number in range(Prepared.KEPT + 10):
+        prepared.place(ObjectKey("", "Pod", f"shop-{number}", "x"))
+
+    assert len(prepared.places) == Prepared.KEPT
+    late = prepared.place(ObjectKey("", "Pod", f"shop-{Prepared.KEPT + 5}", "x"))
+    assert late is not None and late.lane.name == "controlled"
+
+
+def test_a_deployers_change_is_allowed_with_the_prepared_world_as_before() -> None:
+    decided_on = world()
+
+    assert decide(parse(set_image(ARGO)), decided_on).outcome == "allow"
+    assert decide(parse(set_image(OUTSIDER)), decided_on).outcome == "deny"
+
+
+def test_the_recorders_queue_holds_no_object_the_request_carried() -> None:
+    recorder = Recorder("127.0.0.1:9443", heartbeat_seconds=3600)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "namespace": "shop"}}
+    body = review(
+        operation="CREATE",
+        kind={"group": "", "version": "v1", "kind": "Pod"},
+        resource={"group": "", "version": "v1", "resource": "pods"},
+        name=None,  # named in the object only
+        object=pod,
+        oldObject=None,
+    )
+    request = parse(copy.deepcopy(body))
+    decision = decide(request, world())
+
+    recorder.submit("prod", request, decision, 0.3)
+
+    _, queued, *_ = recorder._queue.get_nowait()
+    assert (queued.object, queued.old_object) == (None, None)
+    assert (queued.name, queued.uid, queued.user) == ("debug", request.uid, request.user)
+    assert target(queued, World()) == target(request, World()) == POD  # recorded alike
