@@ -10,10 +10,13 @@ its type and size before the decision looks at it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import orjson
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"
@@ -85,6 +88,16 @@ class Verdict(Protocol):
     def warnings(self) -> tuple[str, ...]: ...
 
 
+def read(body: bytes) -> Request:
+    """The request of a posted AdmissionReview v1 body (JSON, UTF-8 as the API server
+    writes it); BadReview if it is not JSON or not an AdmissionReview."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:  # not JSON, not UTF-8, or nested past reason
+        raise BadReview("body", "not JSON") from None
+    return parse(parsed)
+
+
 def parse(body: Any) -> Request:
     """The request of an AdmissionReview v1 body (parsed JSON); BadReview if it is none."""
     review = _mapping(body, "body")
@@ -125,6 +138,12 @@ def response(request_uid: str, decision: Verdict) -> dict[str, Any]:
     if said:
         answer["warnings"] = said
     return {"apiVersion": API_VERSION, "kind": KIND, "response": answer}
+
+
+def encode(request_uid: str, decision: Verdict) -> bytes:
+    """The response, as the JSON the server sends (the standard library's: orjson would
+    save 3 us of 300 and write it differently)."""
+    return json.dumps(response(request_uid, decision)).encode()
 
 
 def warnings(texts: tuple[str, ...]) -> list[str]:

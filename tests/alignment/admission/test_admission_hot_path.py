@@ -1,16 +1,19 @@
-"""What the webhook works out once instead of per request, and what it does not hold on to
-(alignment.admission.decide's prepared World, the recorder's queue): the decisions stay
-those rules.evaluate would give."""
+"""What the webhook works out once instead of per request, what it does not hold on to,
+and how it reads a body (alignment.admission.decide's prepared World, the recorder's
+queue, review.read): the decisions stay those rules.evaluate would give."""
 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
+
+import pytest
 
 from alignment import rules
 from alignment.admission.decide import Prepared, World, decide, target
 from alignment.admission.recorder import Recorder
-from alignment.admission.review import parse
+from alignment.admission.review import BadReview, encode, parse, read, response
 from alignment.rules.images import ImageCheck
 from alignment.supply.verdict import Evidence
 from drift.engine.normalize import ObjectKey
@@ -127,3 +130,26 @@ def test_the_recorders_queue_holds_no_object_the_request_carried() -> None:
     assert (queued.object, queued.old_object) == (None, None)
     assert (queued.name, queued.uid, queued.user) == ("debug", request.uid, request.user)
     assert target(queued, World()) == target(request, World()) == POD  # recorded alike
+
+
+def test_a_posted_body_is_read_as_parse_reads_its_json() -> None:
+    body = json.dumps(set_image(OUTSIDER)).encode()
+
+    assert read(body) == parse(json.loads(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"\xff\xfe{}", b"[" * 2000 + b"]" * 2000, b'{"apiVersion": NaN}', b""],
+)
+def test_a_body_that_is_not_json_is_refused_as_such(body: bytes) -> None:
+    with pytest.raises(BadReview) as refused:
+        read(body)
+
+    assert str(refused.value) == "body: not JSON"
+
+
+def test_the_response_is_written_as_the_standard_library_writes_it() -> None:
+    denied = decide(parse(set_image(OUTSIDER)), world())
+
+    assert encode("3f5c", denied) == json.dumps(response("3f5c", denied)).encode()
