@@ -17,24 +17,21 @@ database is asked while the API server waits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
 from alignment import rules
+from alignment.admission.judging import Place, Prepared, sort_of
 from alignment.admission.review import Request
 from alignment.rules import deployers, pods
 from alignment.rules.images import ImageCheck, containers
-from alignment.rules.supply import requires_evidence
-from drift.engine import admission_terms
 from drift.engine.normalize import ObjectKey
 
 OUTCOMES = ("allow", "warn", "deny", "break-glass")
 CHANGES = ("CREATE", "UPDATE", "DELETE")
-# The control plane's own namespace: its objects are never a lane's to hold back.
-NEVER_JUDGED = frozenset({"kube-system"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +67,8 @@ class World:
     def __post_init__(self) -> None:
         found = {(key.group, resource_of(key.kind)): key.kind for key in self.managed}
         object.__setattr__(self, "kinds", MappingProxyType(found))
-        object.__setattr__(self, "prepared", Prepared(self))
+        prepared = Prepared(self.lanes, self.every_lane, self.images, self.trusted)
+        object.__setattr__(self, "prepared", prepared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,99 +134,6 @@ def resource_of(kind: str) -> str:
     return singular + "s"
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
-    """What decisions on the objects of one namespace share: the lane owning it, its mode,
-    whether it wants evidence of images, the rules' reach there and the rules judged."""
-
-    lane: rules.LaneSpec
-    mode: str
-    evidence: bool  # supply.requires_evidence(lane)
-    reach: rules.Reach
-    chosen: tuple[rules.Rule, ...]  # the rules judged at admission
-
-
-class Prepared:
-    """What a World's decisions share, worked out once for it (a World is rebuilt, never
-    changed): the images the rules may judge by, the rules judged at admission, and each
-    namespace's place (its lane's glob matched once, not on every request)."""
-
-    __slots__ = ("world", "circumstances", "chosen", "places")
-
-    # Namespaces remembered at most: requests name them, and anyone reaching the port
-    # may send any name; past this many, the rest are worked out on every request.
-    KEPT = 4096
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.circumstances = rules.Circumstances(
-            images=Vouched(world.images), trusted=world.trusted
-        )
-        self.chosen = tuple(rule for rule in rules.RULES.values() if _judged_at_admission(rule))
-        self.places: dict[tuple[str, str], Place | None] = {}
-
-    def place(self, key: ObjectKey) -> Place | None:
-        """The place of the object's namespace; None when no one lane owns it (two
-        owners: lane.namespace's to say), or the object is the control plane's."""
-        namespace = key.name if (key.group, key.kind) == ("", "Namespace") else key.namespace
-        # The reach's namespace is the key's: "" for a Namespace (named by its name).
-        held = (namespace, key.namespace)
-        try:
-            return self.places[held]
-        except KeyError:
-            pass
-        found = self._place(key, namespace)
-        if len(self.places) < self.KEPT:
-            self.places[held] = found
-        return found
-
-    def _place(self, key: ObjectKey, namespace: str) -> Place | None:
-        if not namespace or namespace in NEVER_JUDGED:
-            return None
-        world = self.world
-        owners = [lane for lane in world.lanes if lane.owns(namespace)]
-        if len(owners) != 1:
-            return None
-        lane = owners[0]
-        # As rules.evaluate reaches over the one object it is given.
-        reach = rules.Reach.of(
-            {key: {}},
-            rules.everything,
-            world.lanes,
-            every_lane=world.every_lane,
-            circumstances=self.circumstances,
-        )
-        mode = admission_terms.mode(lane.admission)
-        return Place(lane, mode, requires_evidence(lane), reach, self.chosen)
-
-
-class Vouched(Mapping[tuple[str, str], ImageCheck]):
-    """The World's image checks the rules judge by: a check of a registry that could not
-    be read is left out, as unknown is not refused (supply.unverifiable is the scan's).
-    A view, not a copy: the World's images may be worked out when asked."""
-
-    __slots__ = ("images",)
-
-    def __init__(self, images: Mapping[tuple[str, str], ImageCheck]) -> None:
-        self.images = images
-
-    def get(self, key: tuple[str, str], default: Any = None) -> Any:
-        check = self.images.get(key)
-        return default if check is None or check.unverifiable else check
-
-    def __getitem__(self, key: tuple[str, str]) -> ImageCheck:
-        check = self.images.get(key)
-        if check is None or check.unverifiable:
-            raise KeyError(key)
-        return check
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return (key for key, check in self.images.items() if not check.unverifiable)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
 # Who a requester is hardly varies (controllers, deployers, a few people), while matching
 # them against every glob is most of a decision's time: remembered, a few thousand at most.
 _identified = lru_cache(maxsize=4096)(deployers.identified)
@@ -268,25 +173,16 @@ def _broken(
     """The local rules the incoming object breaks. An update is judged on what it brings:
     what the object broke already is the scan's to report, and refusing an unrelated
     write (a label, a finalizer) would not undo it."""
-    if incoming is None:
-        return []
-    found = _evaluate(key, incoming, place)
+    chosen = place.judging[sort_of(key)]
+    if incoming is None or not chosen:
+        return []  # no rule judged at admission reads anything of the object there
+    found = rules.violations({key: incoming}, place.reach, chosen)
     # Nothing broken needs no comparison: most changes are judged once, not twice.
     if found and request.operation == "UPDATE" and request.old_object is not None:
-        before = {(v.rule, v.message) for v in _evaluate(key, request.old_object, place)}
+        was = rules.violations({key: request.old_object}, place.reach, chosen)
+        before = {(v.rule, v.message) for v in was}
         found = [v for v in found if (v.rule, v.message) not in before]
     return found
-
-
-def _evaluate(key: ObjectKey, obj: Mapping[str, Any], place: Place) -> list[rules.Violation]:
-    """rules.evaluate of the one object by the rules judged at admission, with what the
-    World's cache says of its images: the reach and the rules prepared with the World."""
-    return rules.violations({key: obj}, place.reach, place.chosen)
-
-
-def _judged_at_admission(rule: rules.Rule) -> bool:
-    # lane.deployer reads the audit feed's writes; admission judges the writer directly.
-    return rule.local and rule.id != "lane.deployer"
 
 
 def _unverified(

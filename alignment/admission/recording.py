@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from alignment import rules, scanning
 from alignment.admission import break_glass, events, latency
-from alignment.admission.decide import NEVER_JUDGED, Decision, World, resource_of, target
+from alignment.admission.decide import Decision, World, resource_of, target
+from alignment.admission.judging import NEVER_JUDGED
 from alignment.admission.review import Request
 from alignment.models import AdmissionDecision, AdmissionServer, AdmissionTally, ManagedObject
 from drift.engine.normalize import ObjectKey

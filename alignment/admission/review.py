@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from typing import Any, Protocol
 
 import orjson
@@ -141,9 +142,17 @@ def response(request_uid: str, decision: Verdict) -> dict[str, Any]:
 
 
 def encode(request_uid: str, decision: Verdict) -> bytes:
-    """The response, as the JSON the server sends (the standard library's: orjson would
-    save 3 us of 300 and write it differently)."""
+    """The response, as the JSON the server sends: json.dumps's, byte for byte."""
+    if decision.allowed and not decision.warnings:
+        # Most answers: written straight from their one variable part.
+        return _ALLOWED % encode_basestring_ascii(request_uid).encode()
     return json.dumps(response(request_uid, decision)).encode()
+
+
+_ALLOWED = (
+    f'{{"apiVersion": "{API_VERSION}", "kind": "{KIND}", "response": '
+    '{"uid": %s, "allowed": true}}'
+).encode()
 
 
 def warnings(texts: tuple[str, ...]) -> list[str]:

@@ -1,6 +1,7 @@
 """What the webhook works out once instead of per request, what it does not hold on to,
-and how it reads a body (alignment.admission.decide's prepared World, the recorder's
-queue, review.read): the decisions stay those rules.evaluate would give."""
+and how it reads and answers a body (alignment.admission.judging's prepared World, the
+recorder's queue, review.read and encode): the decisions stay those rules.evaluate gives,
+the answers those json.dumps writes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 import pytest
 
 from alignment import rules
-from alignment.admission.decide import Prepared, World, decide, target
+from alignment.admission.decide import World, decide, target
+from alignment.admission.judging import BINDING, OTHER, WORKLOAD, Prepared, sort_of
 from alignment.admission.recorder import Recorder
 from alignment.admission.review import BadReview, encode, parse, read, response
 from alignment.rules.images import ImageCheck
@@ -52,24 +54,91 @@ def evaluated(key: ObjectKey, obj: dict[str, Any], decided_on: World) -> list[ru
     )
 
 
-def test_the_prepared_rules_find_what_rules_evaluate_finds() -> None:
-    signed = ImageCheck(NEW_IMAGE, DIGEST, evidence=Evidence(DIGEST))
-    unreadable = ImageCheck("registry.example.com/shop/db:2", unverifiable="timeout")
-    images = {("controlled", NEW_IMAGE): signed, ("controlled", unreadable.image): unreadable}
-    decided_on = world(lane=lane("deny", supply={"signers": SIGNERS}), images=images)
-    body = set_image(OUTSIDER)["request"]["object"]
-    spec = body["spec"]["template"]["spec"]
+def workloads() -> dict[ObjectKey, dict[str, Any]]:
+    """A Deployment naming another lane's Secret and account, an image from elsewhere and
+    one whose registry could not be read; a Pod of its own and a ReplicaSet's; a CronJob."""
+    deployment = set_image(OUTSIDER)["request"]["object"]
+    spec = deployment["spec"]["template"]["spec"]
     spec["serviceAccountName"] = "robot"
     spec["volumes"] = [{"name": "key", "secret": {"secretName": "fast-key"}}]
-    spec["initContainers"] = [{"name": "db", "image": unreadable.image}]
+    spec["initContainers"] = [{"name": "db", "image": UNREADABLE.image}]
     spec["containers"].append({"name": "side", "image": "docker.io/library/busybox:1"})
-    place = decided_on.prepared.place(WEB)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug"}, "spec": spec}
+    copied = copy.deepcopy(pod)
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-1", "controller": True}
+    copied["metadata"] = {"name": "web-1-x", "ownerReferences": [owner]}
+    job = {"spec": {"jobTemplate": {"spec": {"template": {"spec": spec}}}}}
+    return {
+        WEB: deployment,
+        POD: pod,
+        ObjectKey("", "Pod", "shop", "web-1-x"): copied,
+        ObjectKey("batch", "CronJob", "shop", "nightly"): {"apiVersion": "batch/v1", **job},
+    }
+
+
+def others() -> dict[ObjectKey, dict[str, Any]]:
+    """A RoleBinding granting the fast lane's subjects, a ConfigMap, a Secret, the
+    Namespace itself."""
+    subjects = [
+        {"kind": "ServiceAccount", "name": "ci", "namespace": "dev-1"},
+        {"kind": "User", "name": "ci-fast"},
+    ]
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "subjects": subjects}
+    return {
+        ObjectKey("rbac.authorization.k8s.io", "RoleBinding", "shop", "ci"): binding,
+        ObjectKey("", "ConfigMap", "shop", "web"): {"apiVersion": "v1", "data": {"a": "b"}},
+        ObjectKey("", "Secret", "shop", "fast-key"): {"apiVersion": "v1", "data": {}},
+        ObjectKey("", "Namespace", "", "shop"): {"apiVersion": "v1", "metadata": {}},
+    }
+
+
+SIGNED = ImageCheck(NEW_IMAGE, DIGEST, evidence=Evidence(DIGEST))
+UNREADABLE = ImageCheck("registry.example.com/shop/db:2", unverifiable="timeout")
+IMAGES = {("controlled", NEW_IMAGE): SIGNED, ("controlled", UNREADABLE.image): UNREADABLE}
+WORLDS = {
+    "signers": lambda: world(lane=lane("deny", supply={"signers": SIGNERS}), images=IMAGES),
+    "signers only": lambda: world(
+        lane=lane("deny", registries=(), secrets=(), supply={"signers": SIGNERS}), images=IMAGES
+    ),
+    "no terms": lambda: world(lane=lane("deny", registries=(), secrets=())),
+    "accounts": lambda: world(lane=lane("warn", service_accounts=("web-*",))),
+    "every namespace": lambda: world(
+        lane=lane("deny", namespaces=("*",), supply={"signers": SIGNERS}), images=IMAGES
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WORLDS)
+def test_the_rules_prepared_for_each_sort_of_object_find_what_rules_evaluate_finds(
+    name: str,
+) -> None:
+    decided_on = WORLDS[name]()
+    found: set[str] = set()
+    for key, obj in {**workloads(), **others()}.items():
+        place = decided_on.prepared.place(key)
+        assert place is not None, key
+
+        judged = rules.violations({key: obj}, place.reach, place.judging[sort_of(key)])
+
+        assert judged == evaluated(key, obj, decided_on), (name, key)
+        found |= {v.rule for v in judged}
+    expected = {
+        "signers": {"lane.secret", "lane.registry", "supply.unsigned", "lane.binding"},
+        "signers only": {"lane.secret", "supply.unsigned", "lane.binding"},
+        "no terms": {"lane.secret", "lane.binding"},  # the fast lane's Secret
+        "accounts": {"lane.secret", "lane.registry", "lane.service-account", "lane.binding"},
+        "every namespace": {"lane.secret", "lane.registry", "supply.unsigned", "lane.binding"},
+    }
+    assert found == expected[name]
+
+
+def test_what_no_rule_judged_at_admission_reads_is_not_evaluated() -> None:
+    place = world(lane=lane("deny", supply={"signers": SIGNERS})).prepared.place(WEB)
+
     assert place is not None
-
-    found = rules.violations({WEB: body}, place.reach, place.chosen)
-
-    assert found == evaluated(WEB, body, decided_on)
-    assert {v.rule for v in found} == {"lane.secret", "lane.registry", "supply.unsigned"}
+    assert place.judging[OTHER] == ()
+    assert [rule.id for rule in place.judging[BINDING]] == ["lane.binding"]
+    assert "lane.service-account" not in {rule.id for rule in place.judging[WORKLOAD]}
 
 
 def test_a_namespace_is_placed_once_per_world_and_a_new_world_places_it_anew() -> None:
@@ -149,7 +218,12 @@ def test_a_body_that_is_not_json_is_refused_as_such(body: bytes) -> None:
     assert str(refused.value) == "body: not JSON"
 
 
-def test_the_response_is_written_as_the_standard_library_writes_it() -> None:
-    denied = decide(parse(set_image(OUTSIDER)), world())
+@pytest.mark.parametrize("uid", ["3f5c2a7e-9b8d-4c61-a0f2-6d1e8b4c7a90", 'a"b\\c\u00e9\n', ""])
+@pytest.mark.parametrize("user", [ARGO, OUTSIDER])
+@pytest.mark.parametrize("mode", ["deny", "warn"])
+def test_the_response_is_written_as_the_standard_library_writes_it(
+    uid: str, user: dict[str, Any], mode: str
+) -> None:
+    decision = decide(parse(set_image(user)), world(mode))
 
-    assert encode("3f5c", denied) == json.dumps(response("3f5c", denied)).encode()
+    assert encode(uid, decision) == json.dumps(response(uid, decision)).encode()
