@@ -7,6 +7,7 @@ from typing import Any
 import factory
 from django.contrib.auth import get_user_model
 
+from alignment.models import ManagedObject
 from drift.models import Cluster, DriftPolicy, Finding, GitSource, Lane, Scan
 from driftcontrol.permissions import Role, set_role
 
@@ -84,6 +85,21 @@ class FindingFactory(factory.django.DjangoModelFactory):
         # sighting it computes (last_seen, last_scan_id).
         created = super()._create(model_class, *args, **kwargs)
         return Finding.objects.get(pk=created.pk)
+
+
+class ManagedObjectFactory(factory.django.DjangoModelFactory):
+    """Git manages Deployment shop/web on the cluster (as a scan indexes it)."""
+
+    class Meta:
+        model = ManagedObject
+
+    api_group = "apps"
+    kind = "Deployment"
+    namespace = "shop"
+    name = "web"
+    source = "https://git.example/shop/deploy.git"
+    revision = "9f2c1e0b7d4a3c5e6f708192a3b4c5d6e7f80912"
+    path = "apps/web/deployment.yaml"
 
 
 def lane_secret_diff(namespace: str, name: str, lane: str, secret: str, owner: str) -> dict:

@@ -16,7 +16,7 @@ from alignment.admission import events as admission_events
 from alignment.admission import recording, world
 from alignment.admission.decide import decide
 from alignment.admission.review import parse
-from alignment.models import AdmissionDecision, ManagedObject
+from alignment.models import AdmissionDecision
 from drift.engine.normalize import ObjectKey
 from drift.engine.severity import LEVELS
 from drift.models import FindingStatus, FindingType, RemediationStrategy
@@ -36,6 +36,7 @@ from tests.factories import (
     DriftPolicyFactory,
     FindingFactory,
     LaneFactory,
+    ManagedObjectFactory,
     ScanFactory,
 )
 
@@ -129,16 +130,10 @@ def admission_decides() -> None:
     cluster = ClusterFactory(name="admitting")
     cluster.lanes.add(controlled)
     policy = DriftPolicyFactory(name="deploy", cluster_names=["admitting"])
-    ManagedObject.objects.create(
+    ManagedObjectFactory(
         policy=policy,
         cluster=cluster,
-        api_group="apps",
-        kind="Deployment",
-        namespace="shop",
-        name="web",
-        source="https://git.example/shop/deploy.git",
         revision=REVISION,
-        path="apps/web/deployment.yaml",
     )
     known = world.build(cluster)
     batch = recording.Batch()

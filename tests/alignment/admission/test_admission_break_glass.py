@@ -9,7 +9,7 @@ import pytest
 
 from alignment.admission import events
 from alignment.admission.recorder import Recorder, Verifications
-from alignment.models import AdmissionDecision, ManagedObject
+from alignment.models import AdmissionDecision
 from drift.engine.normalize import ObjectKey
 from drift.models import Finding, FindingStatus
 from drift.services import ledger, triage
@@ -29,6 +29,7 @@ from tests.factories import (
     ClusterFactory,
     DriftPolicyFactory,
     LaneFactory,
+    ManagedObjectFactory,
     UserFactory,
 )
 
@@ -61,14 +62,9 @@ def older_policy(prod):
 @pytest.fixture
 def shop_policy(prod, older_policy):
     policy = DriftPolicyFactory(name="shop", cluster_names=["prod"])
-    ManagedObject.objects.create(
+    ManagedObjectFactory(
         policy=policy,
         cluster=prod,
-        api_group="apps",
-        kind="Deployment",
-        namespace="shop",
-        name="web",
-        source="https://git.example/shop/deploy.git",
         revision=REVISION,
         path="apps/web/deployment.yaml:1",
     )

@@ -22,7 +22,7 @@ from alignment.admission.decide import Decision, decide
 from alignment.admission.recorder import VERIFY_TASK, Recorder, Verifications
 from alignment.admission.review import Request, parse
 from alignment.admission.world import build
-from alignment.models import AdmissionDecision, AdmissionServer, AdmissionTally, ManagedObject
+from alignment.models import AdmissionDecision, AdmissionServer, AdmissionTally
 from driftcontrol.models import OutboxEvent
 from tests.alignment.admission.test_decide import (
     ARGO,
@@ -32,7 +32,7 @@ from tests.alignment.admission.test_decide import (
     SIGNERS,
     set_image,
 )
-from tests.factories import ClusterFactory, DriftPolicyFactory, LaneFactory
+from tests.factories import ClusterFactory, DriftPolicyFactory, LaneFactory, ManagedObjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,16 +52,10 @@ def prod():
     cluster = ClusterFactory(name="prod")
     cluster.lanes.add(controlled)
     policy = DriftPolicyFactory(cluster_names=["prod"])
-    ManagedObject.objects.create(
+    ManagedObjectFactory(
         policy=policy,
         cluster=cluster,
-        api_group="apps",
-        kind="Deployment",
-        namespace="shop",
-        name="web",
-        source="https://git.example/shop/deploy.git",
         revision=REVISION,
-        path="apps/web/deployment.yaml",
     )
     return cluster
 

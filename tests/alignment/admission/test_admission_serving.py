@@ -22,10 +22,16 @@ from django.core.management.color import no_style
 from django.db import connection
 
 from alignment.admission import authority, serving
-from alignment.models import AdmissionDecision, AdmissionServer, ManagedObject
+from alignment.models import AdmissionDecision, AdmissionServer
 from driftcontrol.cli.base import Console
 from tests.alignment.admission.test_decide import DEPLOYER, OUTSIDER, REVISION, set_image
-from tests.factories import ClusterFactory, DriftPolicyFactory, GitSourceFactory, LaneFactory
+from tests.factories import (
+    ClusterFactory,
+    DriftPolicyFactory,
+    GitSourceFactory,
+    LaneFactory,
+    ManagedObjectFactory,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,16 +77,11 @@ def git_manages_web_in_a_deny_lane() -> None:
     prod = ClusterFactory(name="prod")
     prod.lanes.add(lane)
     policy = DriftPolicyFactory(cluster_names=["prod"], source=GitSourceFactory(url=REPO))
-    ManagedObject.objects.create(
+    ManagedObjectFactory(
         policy=policy,
         cluster=prod,
-        api_group="apps",
-        kind="Deployment",
-        namespace="shop",
-        name="web",
         source=REPO,
         revision=REVISION,
-        path="apps/web/deployment.yaml",
     )
 
 

@@ -18,7 +18,7 @@ from alignment.admission import world as worlds_module
 from alignment.admission.decide import Decision, Managed, decide
 from alignment.admission.review import parse
 from alignment.admission.world import Worlds, build
-from alignment.models import AdmissionInstallation, ImageUse, ImageVerification, ManagedObject
+from alignment.models import AdmissionInstallation, ImageUse, ImageVerification
 from alignment.scanning import lane_specs
 from alignment.supply.verdict import Evidence, Signature
 from drift.engine.normalize import ObjectKey
@@ -32,7 +32,13 @@ from tests.alignment.admission.test_decide import (
     SIGNERS,
     set_image,
 )
-from tests.factories import ClusterFactory, DriftPolicyFactory, GitSourceFactory, LaneFactory
+from tests.factories import (
+    ClusterFactory,
+    DriftPolicyFactory,
+    GitSourceFactory,
+    LaneFactory,
+    ManagedObjectFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -65,12 +71,9 @@ def policy(prod):
 
 
 def manage(policy, cluster, name: str = "web", path: str = "apps/web/deployment.yaml"):
-    return ManagedObject.objects.create(
+    return ManagedObjectFactory(
         policy=policy,
         cluster=cluster,
-        api_group="apps",
-        kind="Deployment",
-        namespace="shop",
         name=name,
         source=REPO,
         revision=REVISION,
